@@ -1,0 +1,118 @@
+// Picks and initialises the tfjs backend once per process: native TensorFlow with CUDA
+// (@tensorflow/tfjs-node-gpu), native TensorFlow (@tensorflow/tfjs-node), wasm, then pure-JS cpu.
+// The native packages are optional; `npm run setup:native` builds tfjs-node's binding on machines
+// where its own installer cannot download libtensorflow. MASKEDSSL_BACKEND or `prefer` forces one.
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+
+export const backendNames = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BackendName = z.enum(backendNames);
+export type BackendName = z.infer<typeof BackendName>;
+
+export interface BackendInfo {
+  /** What was asked for (after MASKEDSSL_BACKEND). */
+  requested: BackendName | 'auto';
+  /** Our name for what runs. */
+  name: BackendName;
+  /** tfjs's name for it (`tensorflow` for both native variants). */
+  tfjsName: string;
+  /** Why each backend tried before it was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+const requireHere = createRequire(import.meta.url);
+let current: BackendInfo | undefined;
+
+/** Loads one backend's package and registers it with tfjs; throws with the reason when it cannot. */
+async function load(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'tensorflow-gpu':
+    case 'tensorflow': {
+      const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      try {
+        requireHere.resolve(pkg);
+      } catch {
+        throw new Error(`${pkg} is not installed`);
+      }
+      // TensorFlow's C++ start-up chatter (oneDNN, CPU features) unless the user asked for it.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+      try {
+        requireHere(pkg);
+      } catch (e) {
+        const msg = (e as Error).message.split('\n')[0];
+        throw new Error(`${pkg} is installed but its native binding does not load (${msg}); run 'npm run setup:native'`);
+      }
+      return 'tensorflow';
+    }
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      return 'wasm';
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return 'cpu';
+  }
+}
+
+export interface InitBackendOptions {
+  /** Force a backend (otherwise MASKEDSSL_BACKEND, otherwise the best available). */
+  prefer?: BackendName | 'auto';
+  /** Where the one-line choice is written (default: stderr). Pass null to stay silent. */
+  log?: ((line: string) => void) | null;
+}
+
+/**
+ * Initialise the best available backend (or the forced one) and return what was chosen.
+ * Idempotent: later calls return the first choice unless a different backend is forced.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const fromEnv = process.env.MASKEDSSL_BACKEND;
+  const raw = options.prefer ?? (fromEnv && fromEnv.length > 0 ? fromEnv : 'auto');
+  const parsed = z.union([BackendName, z.literal('auto')]).safeParse(raw);
+  if (!parsed.success) {
+    const source = options.prefer !== undefined ? '--backend' : 'MASKEDSSL_BACKEND';
+    throw new Error(`${source}: unknown backend '${raw}' (choose one of: auto, ${backendNames.join(', ')})`);
+  }
+  const requested = parsed.data;
+  if (current && (requested === 'auto' || requested === current.name)) return current;
+
+  const candidates: readonly BackendName[] = requested === 'auto' ? backendNames : [requested];
+  const skipped: BackendInfo['skipped'] = [];
+  for (const name of candidates) {
+    try {
+      const tfjsName = await load(name);
+      const ok = await tf.setBackend(tfjsName);
+      if (!ok) throw new Error(`tf.setBackend('${tfjsName}') failed`);
+      await tf.ready();
+      current = { requested, name, tfjsName, skipped };
+      const log = options.log === undefined ? (l: string) => process.stderr.write(l + '\n') : options.log;
+      if (log) {
+        const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+        log(`[maskedssl] backend: ${name}${why ? ` (skipped ${why})` : ''}`);
+      }
+      return current;
+    } catch (e) {
+      skipped.push({ name, reason: (e as Error).message });
+    }
+  }
+  throw new Error(`no usable tfjs backend: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** The backend chosen by initBackend, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+/** Which backends can be loaded in this process (used by tests and benchmarks). */
+export async function availableBackends(): Promise<BackendName[]> {
+  const out: BackendName[] = [];
+  for (const name of backendNames) {
+    try {
+      await load(name);
+      out.push(name);
+    } catch {
+      // not available
+    }
+  }
+  return out;
+}
