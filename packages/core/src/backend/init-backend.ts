@@ -4,6 +4,10 @@
 // where its own installer cannot download libtensorflow. MASKEDSSL_BACKEND or `prefer` forces one.
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build registers no gradient functions; the union package's Node build does (it is
+// what tfjs-node loads too). Without this, training on wasm or cpu fails with "gradient function not
+// found". Model code still uses only tfjs-core APIs.
+import '@tensorflow/tfjs';
 import { z } from 'zod';
 
 export const backendNames = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -10,6 +10,13 @@ export type ParamTree = Record<string, tf.Tensor>;
 /** Named trainable or frozen variables owned by a model. */
 export type VariableTree = Record<string, tf.Variable>;
 
+/** The named tensor, or an error naming what is missing. */
+export function param(params: ParamTree, name: string): tf.Tensor {
+  const t = params[name];
+  if (!t) throw new Error(`missing parameter '${name}'`);
+  return t;
+}
+
 /** Xavier/Glorot uniform values for a [fanIn, fanOut] weight (as torch.nn.init.xavier_uniform_). */
 export function xavierUniform(rng: Rng, fanIn: number, fanOut: number, count = fanIn * fanOut): Float32Array {
   const bound = Math.sqrt(6 / (fanIn + fanOut));
