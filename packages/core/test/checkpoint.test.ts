@@ -57,7 +57,7 @@ describe('checkpoints', () => {
     const path = await saveCheckpoint(dir, 7, tensors(7), {});
     const file = join(path, 'tensors.safetensors');
     const bytes = await readFile(file);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     await writeFile(file, bytes);
     await expect(loadCheckpoint(path)).rejects.toThrow(/step-00000007: tensors.safetensors does not match the hash/);
 

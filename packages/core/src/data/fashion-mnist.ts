@@ -1,0 +1,178 @@
+// Finding and loading Fashion-MNIST (and MNIST, which ships as the same four IDX file names). Places
+// searched, in order, each as the folder itself or its `<dataset>` subfolder where noted:
+//   1. the explicit `dataDir` (the CLI's --data-dir; itself or <dataDir>/<dataset>)
+//   2. $MASKEDSSL_DATA (itself or $MASKEDSSL_DATA/<dataset>)
+//   3. the user cache, $XDG_CACHE_HOME/maskedssl/<dataset> or ~/.cache/maskedssl/<dataset>
+//   4. system folders: /usr/share/datasets/fashion-mnist (Debian's `dataset-fashion-mnist`)
+// A folder qualifies when it has all four files, each gzip-compressed (`.gz`) or plain.
+// When none does, the error lists every place searched, what was there, and how to get the data.
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { loadIdxDataset } from './idx.js';
+import type { Uint8Dataset } from './uint8-dataset.js';
+
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
+
+export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
+const FILE_STEMS = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+type FileKey = keyof typeof FILE_STEMS;
+
+export type IdxFiles = { dir: string } & Record<FileKey, string>;
+
+export interface FindOptions {
+  /** The explicit data folder (--data-dir). */
+  dataDir?: string;
+  /** Environment to read MASKEDSSL_DATA, XDG_CACHE_HOME and HOME from; default process.env. */
+  env?: Record<string, string | undefined>;
+  /** System folders searched last; default the dataset's Debian folder(s). */
+  systemDirs?: readonly string[];
+}
+
+interface IdxDatasetSpec {
+  /** Folder name, e.g. `fashion-mnist`. */
+  id: string;
+  title: string;
+  classNames: readonly string[];
+  systemDirs: readonly string[];
+  /** Lines of "how to get it" advice; the list of folders to put the files in is appended. */
+  howToGet: readonly string[];
+}
+
+const FASHION_MNIST: IdxDatasetSpec = {
+  id: 'fashion-mnist',
+  title: 'Fashion-MNIST',
+  classNames: FASHION_MNIST_CLASSES,
+  systemDirs: ['/usr/share/datasets/fashion-mnist'],
+  howToGet: [
+    'on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist  (installs into /usr/share/datasets/fashion-mnist)',
+    'or download the four .gz files from the zalandoresearch/fashion-mnist repository on GitHub (folder data/fashion)',
+  ],
+};
+
+const MNIST: IdxDatasetSpec = {
+  id: 'mnist',
+  title: 'MNIST',
+  classNames: MNIST_CLASSES,
+  systemDirs: [],
+  howToGet: ['download the four .gz files of the MNIST database of handwritten digits'],
+};
+
+/** The candidate folders in search order, each with where it came from (dir null: that source is unset). */
+function candidates(spec: IdxDatasetSpec, opts: FindOptions): { dir: string | null; source: string }[] {
+  const env = opts.env ?? process.env;
+  const out: { dir: string | null; source: string }[] = [];
+  for (const [root, source] of [
+    [opts.dataDir, '--data-dir'],
+    [env.MASKEDSSL_DATA, '$MASKEDSSL_DATA'],
+  ] as const) {
+    if (root) out.push({ dir: root, source }, { dir: join(root, spec.id), source });
+    else out.push({ dir: null, source });
+  }
+  out.push({ dir: userCacheDir(spec.id, env), source: 'user cache' });
+  for (const dir of opts.systemDirs ?? spec.systemDirs) out.push({ dir, source: 'system' });
+  return out;
+}
+
+function userCacheDir(id: string, env: Record<string, string | undefined>): string {
+  const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(cache, 'maskedssl', id);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The four files in `dir` (`.gz` preferred over plain), or the stems that are missing. */
+function filesIn(dir: string): { files: IdxFiles } | { missing: string[] } {
+  const files: Partial<IdxFiles> = { dir };
+  const missing: string[] = [];
+  for (const [key, stem] of Object.entries(FILE_STEMS) as [FileKey, string][]) {
+    const found = [`${stem}.gz`, stem].map((n) => join(dir, n)).find(isFile);
+    if (found) files[key] = found;
+    else missing.push(`${stem}[.gz]`);
+  }
+  return missing.length ? { missing } : { files: files as IdxFiles };
+}
+
+function findIdx(spec: IdxDatasetSpec, opts: FindOptions): IdxFiles {
+  const searched: string[] = [];
+  for (const { dir, source } of candidates(spec, opts)) {
+    if (dir === null) {
+      searched.push(`  - ${source}: ${source === '--data-dir' ? 'not given' : 'not set'}`);
+      continue;
+    }
+    if (!existsSync(dir)) {
+      searched.push(`  - ${dir} (${source}): no such folder`);
+      continue;
+    }
+    const r = filesIn(dir);
+    if ('files' in r) return r.files;
+    const what = r.missing.length === 4 ? 'none of the files' : `missing ${r.missing.join(', ')}`;
+    searched.push(`  - ${dir} (${source}): ${what}`);
+  }
+  const env = opts.env ?? process.env;
+  const stems = Object.values(FILE_STEMS).map((s) => `${s}[.gz]`);
+  throw new Error(
+    [
+      `${spec.title} not found. Looked for ${stems.join(', ')} in:`,
+      ...searched,
+      `To get it:`,
+      ...spec.howToGet.map((l) => `  - ${l}`),
+      `    into ${userCacheDir(spec.id, env)}, or into a folder given with --data-dir or $MASKEDSSL_DATA` +
+        ` (the folder itself or its ${spec.id}/ subfolder).`,
+    ].join('\n'),
+  );
+}
+
+async function loadIdxSplit(spec: IdxDatasetSpec, split: 'train' | 'test', opts: FindOptions): Promise<Uint8Dataset> {
+  if (split !== 'train' && split !== 'test') throw new Error(`${spec.title}: split must be 'train' or 'test', got '${split}'`);
+  const files = findIdx(spec, opts);
+  return loadIdxDataset({
+    imagesPath: split === 'train' ? files.trainImages : files.testImages,
+    labelsPath: split === 'train' ? files.trainLabels : files.testLabels,
+    name: `${spec.id}/${split}`,
+    classNames: spec.classNames,
+  });
+}
+
+/** The Fashion-MNIST files (see the file header for where it looks); throws a how-to-get-it error when absent. */
+export function findFashionMnist(opts: FindOptions = {}): IdxFiles {
+  return findIdx(FASHION_MNIST, opts);
+}
+
+/** Fashion-MNIST's train (60,000) or test (10,000) split: 28x28x1, 10 classes. */
+export function loadFashionMnist(split: 'train' | 'test', opts: FindOptions = {}): Promise<Uint8Dataset> {
+  return loadIdxSplit(FASHION_MNIST, split, opts);
+}
+
+/** The MNIST files: as findFashionMnist, in `mnist` folders, with no system folder by default. */
+export function findMnist(opts: FindOptions = {}): IdxFiles {
+  return findIdx(MNIST, opts);
+}
+
+/** MNIST's train (60,000) or test (10,000) split: 28x28x1, 10 classes. */
+export function loadMnist(split: 'train' | 'test', opts: FindOptions = {}): Promise<Uint8Dataset> {
+  return loadIdxSplit(MNIST, split, opts);
+}
