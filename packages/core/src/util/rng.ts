@@ -125,7 +125,7 @@ export class Rng {
   /** An independent generator derived from this one (advances this one by 4 draws). */
   fork(): Rng {
     const child = new Rng(0);
-    child.setState({ words: [this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1], spareNormal: null });
+    child.setState({ words: [this.nextUint32(), this.nextUint32(), this.nextUint32(), (this.nextUint32() | 1) >>> 0], spareNormal: null });
     return child;
   }
 }
