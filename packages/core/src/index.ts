@@ -1,5 +1,6 @@
 // @maskedssl/core: everything method-independent — backend selection, the ViT on tfjs ops, masking,
-// the EMA teacher, AdamW and schedules, safetensors and timm I/O.
+// the EMA teacher, AdamW and schedules, safetensors and timm I/O, datasets, augmentations, the
+// evaluation harness, and the training loop with its objective interface, registry and checkpoints.
 export * from './backend/init-backend.js';
 export * from './util/rng.js';
 export * from './nn/params.js';
@@ -17,3 +18,13 @@ export * from './teacher/index.js';
 export * from './optim/index.js';
 export * from './optim/value-and-grads.js';
 export * from './io/index.js';
+export * from './data/index.js';
+export * from './augment/index.js';
+export * from './eval/index.js';
+export * from './train/objective.js';
+export * from './train/registry.js';
+export * from './train/budget.js';
+export * from './train/checkpoint.js';
+export * from './train/progress.js';
+export * from './train/trainer.js';
+export * from './train/restore.js';

@@ -118,16 +118,18 @@ export async function listCheckpoints(dir: string): Promise<{ path: string; step
 }
 
 /**
- * Loads and verifies a checkpoint. `path` is a checkpoint folder or a folder of checkpoints (then the
- * newest is taken). Errors name the folder and what is wrong (missing file, bad JSON, wrong format,
+ * Loads and verifies a checkpoint. `path` is a checkpoint folder, a folder of checkpoints or a run
+ * folder with a `checkpoints/` folder (then the newest is taken). Errors name the folder and what is wrong (missing file, bad JSON, wrong format,
  * hash mismatch, tensor list differing from the one recorded).
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   let dir = path;
   if (!STEP_DIR.test(path.split(/[\\/]/).filter(Boolean).pop() ?? '')) {
-    const all = await listCheckpoints(path);
+    // A folder of checkpoints, or a run folder holding one in `checkpoints/`.
+    let all = await listCheckpoints(path);
+    if (all.length === 0) all = await listCheckpoints(join(path, 'checkpoints'));
     const newest = all[all.length - 1];
-    if (!newest) throw new Error(`checkpoint ${path}: no checkpoint folder (step-XXXXXXXX) found there`);
+    if (!newest) throw new Error(`checkpoint ${path}: no checkpoint folder (step-XXXXXXXX) found there or in its checkpoints/`);
     dir = newest.path;
   }
   const read = async (name: string) => {

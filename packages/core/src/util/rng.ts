@@ -34,7 +34,7 @@ export class Rng {
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
     this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
+    this.a = (this.b ^ (this.b >>> 9)) >>> 0;
     this.b = (this.c + (this.c << 3)) >>> 0;
     this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
     this.c = (this.c + t) >>> 0;
@@ -110,7 +110,7 @@ export class Rng {
 
   /** The full state, for checkpoints. */
   getState(): { words: RngState; spareNormal: number | null } {
-    return { words: [this.a, this.b, this.c, this.d], spareNormal: this.spareNormal };
+    return { words: [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0], spareNormal: this.spareNormal };
   }
 
   setState(state: { words: RngState; spareNormal: number | null }): void {

@@ -1,0 +1,2 @@
+// @maskedssl/baselines: the comparison methods on @maskedssl/core, one file per method.
+export * from './mae.js';

@@ -1,0 +1,165 @@
+// `maskedssl bench`: the head-to-head runner. Every method trains with the same backbone preset,
+// dataset, batch size and budget (its own views, as each method defines them), then the shared
+// harness evaluates it; the `pixels` and `random-init` rows give the floor. Writes results.json,
+// results.csv, results.md and plots (online k-NN against wall-clock time, loss curves; SVG and PNG).
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { listObjectives, Protocol, type EvalResult } from '@maskedssl/core';
+import { listOf, parseFlags, positiveInt } from '../args.js';
+import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
+import { UsageError } from '../errors.js';
+import { checkpointFeatures, pixelSource, randomInitSource } from '../features.js';
+import { plannedMethods } from '../methods.js';
+import { linePlotSvg, svgToPng, type Series } from '../plot.js';
+import { resolveRunConfig } from '../run-config.js';
+import { setupBackend } from '../setup-backend.js';
+import { runEval, writeResults } from './eval.js';
+import { runPretrain } from './pretrain.js';
+
+export const benchHelp = `maskedssl bench --methods <list> --out <dir> [options]
+  --methods <list>       e.g. moca,mae,mocov3,maskco (registered methods only)
+  --budget <b>           the same for every method (default 15m)
+  --seeds <n>            runs per method, seeds 0..n-1 (default 1)
+  --dataset <name>       ${datasetNames.join(', ')} (default fashion-mnist); --data-dir <dir>
+  --protocols <list>     knn,linear,lowshot (default all)
+  --knn-every <steps>    online k-NN during training for the curve (default 100)
+  --set <key=value>      applied to every method (e.g. --set trainer.batchSize=64)
+  --train-limit <n>, --test-limit <n>   evaluate on the first n images (quick checks)
+  --backend <name>`;
+
+interface TrainRow {
+  method: string;
+  seed: number;
+  steps: number;
+  elapsedSeconds: number;
+  imgPerSec: number;
+  checkpoint: string;
+  knnCurve: [number, number][];
+  lossCurve: [number, number][];
+}
+
+async function readMetrics(path: string): Promise<{ step: number; loss: number; elapsedSeconds: number; imgPerSec: number; knn?: number }[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+function csvRow(r: EvalResult, train?: TrainRow): string {
+  const knn = (k: number) => r.knn?.byK.find((e) => e.k === k)?.accuracy;
+  const shot = (s: string) => r.lowShot?.settings.find((e) => e.setting === s)?.mean;
+  const cell = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(2));
+  return [r.source, r.seed, train?.steps ?? '', train ? train.imgPerSec.toFixed(1) : '', train ? train.elapsedSeconds.toFixed(0) : '', cell(knn(20)), cell(knn(10)), cell(r.linear?.accuracy), cell(shot('1')), cell(shot('5')), cell(shot('10')), cell(shot('1%'))].join(',');
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, {
+    methods: { type: 'string' },
+    budget: { type: 'string' },
+    seeds: { type: 'string' },
+    dataset: { type: 'string' },
+    'data-dir': { type: 'string' },
+    protocols: { type: 'string' },
+    'knn-every': { type: 'string' },
+    set: { type: 'string', multiple: true },
+    'train-limit': { type: 'string' },
+    'test-limit': { type: 'string' },
+    out: { type: 'string' },
+    backend: { type: 'string' },
+  });
+  if (!f.methods) throw new UsageError('--methods is required (e.g. --methods moca,mae)');
+  if (!f.out) throw new UsageError('--out is required (a folder for the results)');
+  const registered = listObjectives().map((d) => d.name);
+  const methods = f.methods.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of methods) {
+    if (!registered.includes(m)) {
+      const planned = (plannedMethods as readonly string[]).includes(m);
+      throw new UsageError(`--methods: '${m}' is ${planned ? 'not implemented yet' : 'not a known method'} (implemented: ${registered.join(', ') || 'none'})`);
+    }
+  }
+  const seeds = positiveInt(f.seeds, '--seeds') ?? 1;
+  const knnEvery = positiveInt(f['knn-every'], '--knn-every') ?? 100;
+  const protocols = listOf(f.protocols ?? 'knn,linear,lowshot', '--protocols', Protocol.options);
+  const trainLimit = positiveInt(f['train-limit'], '--train-limit');
+  const testLimit = positiveInt(f['test-limit'], '--test-limit');
+  const budget = f.budget ?? '15m';
+  const datasetInput = { ...(f.dataset && { name: f.dataset as never }), ...(f['data-dir'] && { dataDir: f['data-dir'] }) };
+  // Resolve every config before training anything, so a bad flag fails at once.
+  const configs = methods.flatMap((method) =>
+    Array.from({ length: seeds }, (_, seed) =>
+      resolveRunConfig({ method, budget, seed, sets: [...(f.set ?? []), `trainer.knnEvery=${knnEvery}`], dataset: datasetInput }),
+    ),
+  );
+  const dataset = DatasetConfig.parse(datasetInput);
+  const backend = await setupBackend(f.backend);
+  const log = (l: string) => process.stderr.write(l + '\n');
+  const limits = { ...(trainLimit && { trainLimit }), ...(testLimit && { testLimit }) };
+
+  const trainRows: TrainRow[] = [];
+  const results: EvalResult[] = [];
+  for (const config of configs) {
+    const runDir = join(f.out, 'runs', `${config.method}-seed${config.trainer.seed}`);
+    log(`== ${config.method} (seed ${config.trainer.seed}): training for ${budget}`);
+    const { result } = await runPretrain(config, runDir);
+    if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
+    const metrics = await readMetrics(join(runDir, 'metrics.jsonl'));
+    const row: TrainRow = {
+      method: config.method,
+      seed: config.trainer.seed,
+      steps: result.steps,
+      elapsedSeconds: result.elapsedSeconds,
+      imgPerSec: metrics.length ? metrics.reduce((s, m) => s + m.imgPerSec, 0) / metrics.length : 0,
+      checkpoint: result.checkpoint,
+      knnCurve: metrics.filter((m) => m.knn !== undefined).map((m) => [m.elapsedSeconds / 60, 100 * m.knn!]),
+      lossCurve: metrics.map((m) => [m.step, m.loss]),
+    };
+    trainRows.push(row);
+    const source = await checkpointFeatures(result.checkpoint, 'avg');
+    try {
+      results.push(await runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log }));
+    } finally {
+      source.dispose();
+    }
+  }
+  const imageShape = (await openDataset(dataset, 'test')).imageShape;
+  for (let seed = 0; seed < seeds; seed++) {
+    for (const source of [pixelSource(), randomInitSource('vit-tiny/4', imageShape, seed, 'avg')]) {
+      try {
+        results.push(await runEval({ source, dataset, protocols, seed, ...limits, log }));
+      } finally {
+        source.dispose();
+      }
+    }
+  }
+
+  await mkdir(f.out, { recursive: true });
+  const cpu = os.cpus();
+  const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const header = `Budget ${budget} per method on ${dataset.name}; backend ${backend.name} (tfjs-core ${tf.version_core}); ${machine}.`;
+  const md = await writeResults(f.out, results, dataset.name);
+  const training = [
+    '| method | seed | steps | img/s | wall-clock (s) |',
+    '|---|---:|---:|---:|---:|',
+    ...trainRows.map((r) => `| ${r.method} | ${r.seed} | ${r.steps} | ${r.imgPerSec.toFixed(1)} | ${r.elapsedSeconds.toFixed(0)} |`),
+  ].join('\n');
+  const fullMd = `${header}\n\n${md}\n\nTraining:\n\n${training}\n`;
+  await writeFile(join(f.out, 'results.md'), fullMd);
+  await writeFile(join(f.out, 'results.json'), JSON.stringify({ machine, backend: backend.name, budget, dataset: dataset.name, training: trainRows, results }, null, 2) + '\n');
+  const csvHeader = 'source,seed,steps,img_per_s,train_seconds,knn20,knn10,linear,lowshot1,lowshot5,lowshot10,lowshot1pct';
+  const csv = results.map((r) => csvRow(r, trainRows.find((t) => t.method === r.source && t.seed === r.seed)));
+  await writeFile(join(f.out, 'results.csv'), [csvHeader, ...csv].join('\n') + '\n');
+  const byMethod = (pick: (r: TrainRow) => [number, number][]): Series[] => trainRows.map((r) => ({ name: seeds > 1 ? `${r.method} s${r.seed}` : r.method, points: pick(r) }));
+  const plots = {
+    'knn-vs-time': linePlotSvg({ title: `Online k-NN (k=20) on ${dataset.name}`, xLabel: 'wall-clock (minutes)', yLabel: 'top-1 (%)', series: byMethod((r) => r.knnCurve) }),
+    loss: linePlotSvg({ title: 'Training loss', xLabel: 'step', yLabel: 'loss', series: byMethod((r) => r.lossCurve) }),
+  };
+  for (const [name, svg] of Object.entries(plots)) {
+    await writeFile(join(f.out, `${name}.svg`), svg);
+    await writeFile(join(f.out, `${name}.png`), await svgToPng(svg));
+  }
+  process.stdout.write(fullMd);
+  return 0;
+}

@@ -1,0 +1,41 @@
+// Where features come from: a checkpoint's backbone (what the method names for evaluation), raw
+// pixels, or the same ViT with random weights. The caller disposes the returned source.
+import * as tf from '@tensorflow/tfjs-core';
+import { createVit, objectiveFromCheckpoint, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitPresetName } from '@maskedssl/core';
+import { UsageError } from './errors.js';
+
+export interface FeatureSource {
+  name: string;
+  fn: FeatureFn;
+  /** Extra facts for reports (method, checkpoint step). */
+  info: Record<string, unknown>;
+  dispose(): void;
+}
+
+export async function checkpointFeatures(path: string, pool: 'avg' | 'cls'): Promise<FeatureSource> {
+  const { objective, run, checkpoint } = await objectiveFromCheckpoint(path);
+  const { config, params } = objective.backbone();
+  return {
+    name: run.method,
+    fn: vitFeatureFn(config, params, { pool }),
+    info: { method: run.method, checkpoint: checkpoint.path, step: checkpoint.step },
+    dispose: () => objective.dispose(),
+  };
+}
+
+export function pixelSource(): FeatureSource {
+  return { name: 'pixels', fn: pixelFeatures, info: {}, dispose: () => undefined };
+}
+
+/** A randomly initialised ViT of a preset, reshaped to the dataset's images. */
+export function randomInitSource(preset: string, imageShape: [number, number, number], seed: number, pool: 'avg' | 'cls'): FeatureSource {
+  if (!(preset in vitPresets)) throw new UsageError(`--backbone: unknown preset '${preset}' (choose from ${Object.keys(vitPresets).join(', ')})`);
+  const config = vitConfig(preset as VitPresetName, { imageSize: imageShape[0], inChannels: imageShape[2] });
+  const vit = createVit(config, new Rng(seed), 'random-init');
+  return {
+    name: 'random-init',
+    fn: vitFeatureFn(config, vit.params, { pool }),
+    info: { backbone: preset },
+    dispose: () => tf.dispose(Object.values(vit.params)),
+  };
+}

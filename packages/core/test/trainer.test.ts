@@ -1,0 +1,129 @@
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { proceduralDataset } from '../src/data/procedural.js';
+import { parseBudget } from '../src/train/budget.js';
+import { memoryReporter } from '../src/train/progress.js';
+import { getObjective, registerObjective } from '../src/train/registry.js';
+import { NonFiniteLossError, parseTrainerConfig, Trainer, type TrainerConfigInput } from '../src/train/trainer.js';
+import { Rng } from '../src/util/rng.js';
+import { useBackend } from './helpers.js';
+import { toyObjective } from './toy-objective.js';
+
+await useBackend();
+registerObjective(toyObjective);
+
+const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
+const tmp = () => mkdtemp(join(tmpdir(), 'maskedssl-train-'));
+
+function makeTrainer(config: TrainerConfigInput, outDir?: string, methodConfig: Record<string, unknown> = {}) {
+  const def = getObjective('toy');
+  const parsed = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, clipGradNorm: 1, ...config });
+  const objective = def.create(def.configSchema.parse(methodConfig), { imageShape: [16, 16, 1], batchSize: 8, rng: new Rng(42) });
+  const reporter = memoryReporter();
+  const trainer = new Trainer({ objective, method: 'toy', config: parsed, dataset, ...(outDir && { outDir }), reporter, handleSignals: false });
+  return { trainer, objective, reporter };
+}
+
+describe('budgets', () => {
+  it('parses steps, epochs and time, and names the accepted forms', () => {
+    expect(parseBudget('500')).toEqual({ kind: 'steps', steps: 500 });
+    expect(parseBudget('20steps')).toEqual({ kind: 'steps', steps: 20 });
+    expect(parseBudget('2.5epochs')).toEqual({ kind: 'epochs', epochs: 2.5 });
+    expect(parseBudget('10m')).toEqual({ kind: 'time', seconds: 600 });
+    expect(parseBudget('90s')).toEqual({ kind: 'time', seconds: 90 });
+    expect(parseBudget('1.5h')).toEqual({ kind: 'time', seconds: 5400 });
+    expect(() => parseBudget('ten minutes')).toThrow(/expected steps .* epochs .* or time/);
+    expect(() => parseBudget('2.5steps')).toThrow(/whole number/);
+  });
+
+  it('refuses bad trainer configs naming the field', () => {
+    expect(() => parseTrainerConfig({ batchSize: 0 })).toThrow(/batchSize: /);
+    expect(() => parseTrainerConfig({ lrr: 1 })).toThrow(/lrr/);
+    expect(() => parseTrainerConfig({ budget: 'forever' })).toThrow(/budget: budget 'forever'/);
+    expect(() => parseTrainerConfig({ lr: 1e-4, minLr: 1e-3 })).toThrow(/minLr: minLr 0.001 exceeds lr 0.0001/);
+  });
+});
+
+describe('trainer', () => {
+  it('an interrupted and resumed run has the same losses as an uninterrupted one', async () => {
+    const a = makeTrainer({ budget: '10steps' });
+    const full = await a.trainer.run();
+    a.trainer.dispose();
+    a.objective.dispose();
+    expect(full.losses).toHaveLength(10);
+    expect(full.stoppedBy).toBe('budget');
+
+    const dir = await tmp();
+    const b = makeTrainer({ budget: '10steps' }, dir);
+    const first = await b.trainer.run({ limit: 4 });
+    expect(first.stoppedBy).toBe('limit');
+    expect(first.checkpoint).toMatch(/step-00000004$/);
+    b.trainer.dispose();
+    b.objective.dispose();
+
+    const c = makeTrainer({ budget: '10steps' }, dir);
+    await c.trainer.restore(join(dir, 'checkpoints'));
+    const rest = await c.trainer.run();
+    expect(rest.steps).toBe(10);
+    const resumed = [...first.losses, ...rest.losses];
+    expect(resumed).toHaveLength(10);
+    expect(resumed).toEqual(full.losses); // bit for bit
+    expect((c.objective.getState?.() as { afterSteps: number }).afterSteps).toBe(10);
+    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(lines[0]).toHaveProperty('imgPerSec');
+    expect(lines[0].metrics).toHaveProperty('targetStd');
+    expect(lines[0].metrics).toHaveProperty('gradNorm');
+    c.trainer.dispose();
+    c.objective.dispose();
+  });
+
+  it('stops on a non-finite loss, keeping a checkpoint of the last good state', async () => {
+    const dir = await tmp();
+    const { trainer, objective } = makeTrainer({ budget: '10steps' }, dir, { nanAtStep: 3 });
+    const err = await trainer.run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as Error).message).toMatch(/loss is NaN at step 3 .*training stopped; the last good state is saved in .*step-00000003/);
+    const names = await readdir(join(dir, 'checkpoints'));
+    expect(names).toEqual(['step-00000003']);
+    // The saved weights are finite: restoring and evaluating them works.
+    const again = makeTrainer({ budget: '10steps' }, dir);
+    await again.trainer.restore(join(dir, 'checkpoints'));
+    for (const v of Object.values(again.objective.variables())) expect(Array.from(v.dataSync()).every(Number.isFinite)).toBe(true);
+    trainer.dispose();
+    objective.dispose();
+    again.trainer.dispose();
+    again.objective.dispose();
+  });
+
+  it('refuses a checkpoint of another method or another shape', async () => {
+    const dir = await tmp();
+    const a = makeTrainer({ budget: '2steps' }, dir);
+    await a.trainer.run();
+    const other = makeTrainer({ budget: '2steps' }, undefined, { embedDim: 32 });
+    await expect(other.trainer.restore(dir + '/checkpoints')).rejects.toThrow(/'patch_embed.proj.weight' is \[16,16\] there but \[16,32\] in the model/);
+    const wrongMethod = new Trainer({ objective: a.objective, method: 'mae', config: parseTrainerConfig({ batchSize: 8 }), dataset, reporter: memoryReporter(), handleSignals: false });
+    await expect(wrongMethod.restore(dir + '/checkpoints')).rejects.toThrow(/was written by method 'toy', not 'mae'/);
+  });
+
+  it('a time budget fixes its step count after measuring, and epochs convert to steps', async () => {
+    const t = makeTrainer({ budget: '3s' });
+    const r = await t.trainer.run();
+    expect(r.steps).toBe(r.totalSteps);
+    expect(r.elapsedSeconds).toBeLessThan(6);
+    expect(t.reporter.messages.some((m) => /time budget: .* s\/step measured, the run is fixed at \d+ steps/.test(m))).toBe(true);
+    const e = makeTrainer({ budget: '0.5epochs' });
+    expect((await e.trainer.run()).steps).toBe(6); // 96 images / batch 8 = 12 steps per epoch
+  });
+
+  it('does not leak tensors across steps', async () => {
+    const { trainer } = makeTrainer({ budget: '30steps' });
+    await trainer.run({ limit: 2 });
+    const after2 = tf.memory().numTensors;
+    await trainer.run({ limit: 18 });
+    expect(tf.memory().numTensors).toBe(after2);
+  });
+});

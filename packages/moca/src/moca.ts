@@ -1,0 +1,272 @@
+// MOCA as a core Objective: masked views of an image predict the online-codebook assignments that an
+// EMA teacher gives the unmasked views (Gidaris et al., TMLR 2024; shared/reference/moca.md).
+// One step:
+//   teacher  each view's final-LN patch tokens -> codes with the pre-update codebook and
+//            dist_norm_prev; bags of words of the interior; the codebook-usage perplexity.
+//   student  both views stacked (2B images), two complementary masking rounds; per round the encoder
+//            sees its visible positions only; the image embedding (mean of its final-LN tokens)
+//            predicts the OTHER view's bag of words (image head); the decoder on [embedding,
+//            LN(early-block tokens)] + mask tokens at the shared masked set predicts the SAME view's
+//            codes at every position it holds (token head). Both heads' prototypes are generated
+//            once per step from the pre-update codebook.
+//   loss     imageWeight * image + tokenWeight * token, each the mean over rounds times 2.
+//   after    the codebook takes the new words drawn during the loss (teacher tokens of one view) and
+//            the two per-view dist_norm statistics, then the teacher moves towards the student.
+// The new words and statistics are the only tensors loss() keeps (tf.keep) for afterStep; the next
+// loss() or dispose() frees them if a step is abandoned.
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  asymmetricPair,
+  cosineMomentum,
+  createVit,
+  EmaTeacher,
+  gatherTokens,
+  gridSize,
+  numPatches,
+  splitDecay,
+  vitForward,
+  type Objective,
+  type ObjectiveContext,
+  type ObjectiveDefinition,
+  type ParamGroup,
+  type Rng,
+  type StepInfo,
+  type VariableTree,
+  type VitConfig,
+} from '@maskedssl/core';
+import { z } from 'zod';
+import { bagOfWords, codebookPerplexity, gatherNewWords, interiorPositions, newWordIndices, OnlineCodebook } from './codebook.js';
+import { maskSizes, MocaConfig, mocaPresets, resolveVit, type MaskCounts } from './config.js';
+import { createDecoder, decoderForward, type DecoderConfig } from './decoder.js';
+import { aggregateRounds, klDivergence } from './losses.js';
+import { createPrototypeGenerator, generatePrototypes, prototypeLogits } from './prototype-generator.js';
+import { maskingRounds } from './rounds.js';
+import { stopGradient } from './stop-gradient.js';
+
+const OWNER = 'moca';
+
+/** What a loss() leaves for the afterStep of the same step. */
+type Pending = {
+  /** [numNewWords, C] unit teacher tokens to enqueue. */
+  words: tf.Tensor2D;
+  /** [2] the per-view dist_norm statistics, in view order. */
+  stats: tf.Tensor1D;
+  perplexity: tf.Scalar;
+};
+
+const MocaState = z.object({ codebookPointer: z.number().int().nonnegative(), collapseWarned: z.boolean().optional() });
+
+function prefixed(prefix: string, tree: VariableTree): VariableTree {
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+export class MocaObjective implements Objective {
+  readonly name = 'moca';
+  readonly views;
+  readonly vit: VitConfig;
+  readonly sizes: MaskCounts;
+  readonly decoderConfig: DecoderConfig;
+  readonly student: VariableTree;
+  readonly teacher: EmaTeacher;
+  readonly decoder: VariableTree;
+  readonly imageHead: VariableTree;
+  readonly tokenHead: VariableTree;
+  readonly codebook: OnlineCodebook;
+  private readonly grid: number;
+  private readonly numTokens: number;
+  private readonly interior: Int32Array;
+  /** Index of the block the decoder reads (depth - 1 - earlyLayer), or null for the final tokens. */
+  private readonly earlyBlock: number | null;
+  private pending: Pending | null = null;
+  private collapseWarned = false;
+
+  constructor(
+    readonly config: MocaConfig,
+    context: ObjectiveContext,
+  ) {
+    const c = config;
+    this.vit = resolveVit(c);
+    const [h, w, ch] = context.imageShape;
+    if (h !== this.vit.imageSize || w !== this.vit.imageSize || ch !== this.vit.inChannels) {
+      throw new Error(
+        `moca: vit.imageSize / vit.inChannels: the backbone expects ${this.vit.imageSize}x${this.vit.imageSize}x${this.vit.inChannels} images, ` +
+          `the training images are ${h}x${w}x${ch} (set vit: {imageSize, inChannels} or use a matching preset)`,
+      );
+    }
+    if (c.numNewWords > context.batchSize) {
+      throw new Error(`moca: numNewWords ${c.numNewWords} exceeds the batch size ${context.batchSize} (each new word comes from a distinct image)`);
+    }
+    this.grid = gridSize(this.vit);
+    this.numTokens = numPatches(this.vit);
+    this.interior = interiorPositions(this.grid, c.skipOffset);
+    this.sizes = maskSizes(c, this.numTokens);
+    this.earlyBlock = c.earlyLayer > 0 ? this.vit.depth - 1 - c.earlyLayer : null;
+    const { view1, view2 } = asymmetricPair({ channels: ch });
+    this.views = [view1, view2] as const;
+
+    const rng = context.rng;
+    const d = this.vit.embedDim;
+    this.student = createVit(this.vit, rng, `${OWNER}-student`).params;
+    this.teacher = new EmaTeacher(this.student, `${OWNER}-teacher`);
+    this.decoderConfig = {
+      inDim: d,
+      embedDim: c.decoderEmbedDim,
+      depth: c.decoderDepth,
+      numHeads: c.decoderNumHeads,
+      grid: this.grid,
+      mlpRatio: this.vit.mlpRatio,
+      layerNormEps: this.vit.layerNormEps,
+    };
+    this.decoder = createDecoder(this.decoderConfig, rng, OWNER);
+    const hiddenDim = Math.floor(d * c.predMlpRatio);
+    this.imageHead = createPrototypeGenerator('image_head', { inDim: d, hiddenDim, outDim: d, skip: 'identity' }, rng, OWNER);
+    this.tokenHead = createPrototypeGenerator('token_head', { inDim: d, hiddenDim, outDim: c.decoderEmbedDim, skip: 'linear' }, rng, OWNER);
+    this.codebook = new OnlineCodebook(rng, c.numWords, d, OWNER);
+  }
+
+  /**
+   * AdamW groups as the reference's: encoder + decoder at the scheduled lr and weight decay (none for
+   * rank <= 1 tensors; the class and mask tokens are decayed, as there), and the two prototype
+   * generators at the constant lrWgen with weightDecayWgen (0 for their rank <= 1 tensors).
+   */
+  paramGroups(): ParamGroup[] {
+    const noNames = { noDecayNames: [] };
+    const main = splitDecay({ ...prefixed('encoder.', this.student), ...this.decoder }, noNames);
+    const [genDecay, genNoDecay] = splitDecay({ ...this.imageHead, ...this.tokenHead }, noNames);
+    return [
+      ...main,
+      { params: genDecay.params, lr: this.config.lrWgen, weightDecay: this.config.weightDecayWgen },
+      { params: genNoDecay.params, lr: this.config.lrWgen, weightDecay: 0 },
+    ];
+  }
+
+  variables(): VariableTree {
+    return {
+      ...prefixed('encoder.', this.student),
+      ...prefixed('teacher.', this.teacher.params),
+      ...this.decoder,
+      ...this.imageHead,
+      ...this.tokenHead,
+      ...this.codebook.variables(),
+    };
+  }
+
+  /** [B, L, D]: the patch tokens (class token dropped) of a ViT output. */
+  private patchTokens(tokens: tf.Tensor3D): tf.Tensor3D {
+    return tf.slice(tokens, [0, 1, 0], [-1, -1, -1]);
+  }
+
+  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): { loss: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    if (views.length !== 2) throw new Error(`moca: loss expects 2 views, got ${views.length}`);
+    const [v1, v2] = views as [tf.Tensor4D, tf.Tensor4D];
+    const c = this.config;
+    const b = v1.shape[0];
+    if (b < c.numNewWords) throw new Error(`moca: numNewWords ${c.numNewWords} exceeds the batch of ${b} images`);
+
+    // Teacher: codes of every patch token, bags of words of the interior (pre-update codebook).
+    const teacherTokens = [v1, v2].map((v) => stopGradient(this.patchTokens(vitForward(this.vit, this.teacher.params, v).tokens)));
+    const assigned = teacherTokens.map((t) => this.codebook.assign(t, c.invDelta));
+    const codes = tf.concat([assigned[0]!.codes, assigned[1]!.codes], 0); // same-view targets, [2B, L, K]
+    const bows = assigned.map((a) => bagOfWords(a.codes, this.grid, c.skipOffset));
+    const crossBows = tf.concat([bows[1]!, bows[0]!], 0); // view 1's rows predict view 2's bag, and back
+    const perplexity = codebookPerplexity(codes);
+
+    // This step's codebook update, applied in afterStep: one view at random, distinct images.
+    const source = rng.next() < 0.5 ? 0 : 1;
+    const picked = newWordIndices(rng, b, this.numTokens, c.numNewWords, this.interior);
+    this.setPending({
+      words: tf.keep(gatherNewWords(teacherTokens[source]!, picked)),
+      stats: tf.keep(tf.stack([assigned[0]!.distStat, assigned[1]!.distStat]) as tf.Tensor1D),
+      perplexity: tf.keep(tf.clone(perplexity)),
+    });
+
+    // Student: two complementary rounds over both views; prototypes shared by the rounds.
+    const x = tf.concat([v1, v2], 0);
+    const rounds = maskingRounds(rng, 2 * b, this.numTokens, this.sizes);
+    const dictionary = this.codebook.dictionary();
+    const imageProtos = generatePrototypes('image_head', this.imageHead, dictionary);
+    const tokenProtos = generatePrototypes('token_head', this.tokenHead, dictionary);
+    const imageLosses: tf.Scalar[] = [];
+    const tokenLosses: tf.Scalar[] = [];
+    for (const r of [0, 1] as const) {
+      const out = vitForward(this.vit, this.student, x, { keep: rounds.visible[r], collect: this.earlyBlock === null ? [] : [this.earlyBlock] });
+      const visibleTokens = this.patchTokens(out.tokens);
+      const embedding = tf.mean(visibleTokens, 1) as tf.Tensor2D;
+      imageLosses.push(klDivergence(crossBows, prototypeLogits(embedding, imageProtos, c.kappa)));
+      const early = this.earlyBlock === null ? visibleTokens : this.patchTokens(out.intermediates[0]!);
+      const decoded = decoderForward(this.decoderConfig, this.decoder, embedding, early, rounds.visible[r], rounds.masked);
+      const target = gatherTokens(codes as tf.Tensor3D, rounds.scored[r]);
+      tokenLosses.push(klDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa)));
+    }
+    const imageLoss = aggregateRounds(imageLosses);
+    const tokenLoss = aggregateRounds(tokenLosses);
+    const loss = tf.add(tf.mul(imageLoss, c.imageWeight), tf.mul(tokenLoss, c.tokenWeight)) as tf.Scalar;
+    return {
+      loss,
+      metrics: { imageLoss, tokenLoss, codebookPerplexity: perplexity, distNorm: tf.reshape(this.codebook.distNormPrev, []) as tf.Scalar },
+    };
+  }
+
+  private setPending(p: Pending): void {
+    if (this.pending) tf.dispose(this.pending);
+    this.pending = p;
+  }
+
+  /**
+   * The codebook update of the step (new words, dist_norm twice, dist_norm_prev), then the teacher's
+   * EMA with momentum m(step + 1): the reference moves the teacher at the start of iteration s + 1
+   * with m(s + 1), which is this same update, so the last step's (m = 1) is skipped as there.
+   */
+  afterStep(info: StepInfo): void {
+    const p = this.pending;
+    if (p) {
+      this.codebook.update(p.words, p.stats);
+      this.warnOnCollapse(p.perplexity.dataSync()[0]!, info.step);
+      tf.dispose(p);
+      this.pending = null;
+    }
+    const next = Math.min(info.step + 1, info.totalSteps);
+    this.teacher.update(this.student, cosineMomentum(next, info.totalSteps, this.config.alpha, this.config.alphaEnd));
+  }
+
+  private warnOnCollapse(perplexity: number, step: number): void {
+    if (this.collapseWarned || !(perplexity < this.config.collapsePerplexity)) return;
+    this.collapseWarned = true;
+    console.warn(
+      `moca: codebook usage perplexity ${perplexity.toFixed(3)} at step ${step} is below ${this.config.collapsePerplexity}: ` +
+        `the teacher assigns almost every token to one word (collapse); check lr, alpha and invDelta`,
+    );
+  }
+
+  /** The teacher, as the reference evaluates it. */
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.teacher.params };
+  }
+
+  getState(): Record<string, unknown> {
+    return { codebookPointer: this.codebook.pointer, collapseWarned: this.collapseWarned };
+  }
+
+  setState(state: Record<string, unknown>): void {
+    const s = MocaState.parse(state);
+    this.codebook.setState({ pointer: s.codebookPointer });
+    this.collapseWarned = s.collapseWarned ?? false;
+  }
+
+  dispose(): void {
+    if (this.pending) tf.dispose(this.pending);
+    this.pending = null;
+    tf.dispose([...Object.values(this.student), ...Object.values(this.decoder), ...Object.values(this.imageHead), ...Object.values(this.tokenHead)]);
+    this.teacher.dispose();
+    this.codebook.dispose();
+  }
+}
+
+export const moca: ObjectiveDefinition<typeof MocaConfig> = {
+  name: 'moca',
+  summary:
+    "MOCA (Gidaris et al., TMLR 2024): masked views predict an EMA teacher's soft assignments to an online codebook — the other view's bag of words and the same view's token codes",
+  configSchema: MocaConfig,
+  presets: mocaPresets,
+  create: (config, context) => new MocaObjective(config, context),
+};
