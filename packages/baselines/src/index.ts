@@ -1,2 +1,4 @@
 // @maskedssl/baselines: the comparison methods on @maskedssl/core, one file per method.
 export * from './mae.js';
+export * from './mocov3.js';
+export * from './maskco.js';

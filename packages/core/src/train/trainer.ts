@@ -117,6 +117,7 @@ export interface TrainResult {
 
 const CheckpointState = z.object({
   method: z.string(),
+  budget: Budget,
   step: z.number().int().nonnegative(),
   totalSteps: z.number().int().positive().nullable(),
   elapsedSeconds: z.number().nonnegative(),
@@ -173,6 +174,9 @@ export class Trainer {
     if (!parsed.success) throw new Error(`checkpoint ${ckpt.path}: not a training checkpoint (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
     const s = parsed.data;
     if (s.method !== this.setup.method) throw new Error(`checkpoint ${ckpt.path} was written by method '${s.method}', not '${this.setup.method}'`);
+    if (JSON.stringify(s.budget) !== JSON.stringify(this.budget)) {
+      throw new Error(`checkpoint ${ckpt.path} belongs to a run with budget ${formatBudget(s.budget)}; resume it with that budget (got ${formatBudget(this.budget)})`);
+    }
     assignVariables(this.objective.variables(), ckpt);
     const moments: Record<string, tf.Tensor> = {};
     for (const [k, t] of Object.entries(ckpt.tensors)) {
@@ -203,6 +207,7 @@ export class Trainer {
     try {
       const state: z.infer<typeof CheckpointState> = {
         method: this.setup.method,
+        budget: this.budget,
         step: this.step,
         totalSteps: this.totalSteps,
         elapsedSeconds,

@@ -1,0 +1,327 @@
+// MoCo v3: "An Empirical Study of Training Self-Supervised Vision Transformers" (Chen, Xie, He, ICCV
+// 2021; reference facebookresearch/moco-v3, moco/builder.py, vits.py, main_moco.py), re-derived on the
+// core primitives. Two asymmetric views (BYOL's recipe) of each image go through
+//   base encoder      ViT -> CLS token after the final LayerNorm -> 3-layer projector
+//                     (Linear -> BN -> ReLU -> Linear -> BN -> ReLU -> Linear -> BN without affine;
+//                     linears without bias) -> 2-layer predictor (Linear -> BN -> ReLU -> Linear ->
+//                     BN without affine) = q1, q2;
+//   momentum encoder  an EMA copy of ViT + projector (no predictor), no gradient = k1, k2.
+// The loss is symmetric InfoNCE against the other view's key: ctr(q1, k2) + ctr(q2, k1), with
+// ctr(q, k) = CrossEntropy(q̂ k̂ᵀ / T, labels = arange(N)) * 2T on L2-normalised q and k (the other
+// images of the batch are the negatives). BatchNorm runs in training mode on batch statistics, per view
+// (the reference calls the encoder once per view, so each view's batch has its own statistics).
+// The "random patch projection" (--stop-grad-conv1): the patch embedding is frozen at its random init.
+// After each optimiser step the momentum encoder moves with the cosine momentum schedule 0.99 -> 1.
+// Initialisation as vits.py: xavier-uniform linears with q, k and v treated as separate matrices,
+// zero biases, unit LayerNorm scales, N(0, 1e-6) class token, fixed 2-D sin-cos positions with a zero
+// row at the CLS slot (core's createVit), xavier-uniform patch projection (core's createVit: fan-in
+// p*p*C, the reference's 3*p*p for its RGB input); the heads as torch's nn.Linear default
+// (U(+-1/sqrt(fan_in))) since the reference builds them after its ViT init, BN scale 1 and shift 0.
+// Adaptations: one device, so no all-gather (the negatives are this batch's other images) and no
+// SyncBN; BN keeps no running statistics (the reference trains and discards the heads in training
+// mode: main_lincls.py keeps only base_encoder minus its head); views stay in [0, 1] without ImageNet
+// normalisation, as for every method here; image size and channels come from the data; the blur is
+// core's Gaussian kernel; for 1-channel images the RGB-only augmentations are left out (asymmetricPair).
+// The 'vit-small/16' preset of core has 6 heads (timm's/DeiT's ViT-S); the reference's vit_small has
+// 12 heads: set backboneOverrides.numHeads = 12 to match it exactly.
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import {
+  asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfig, vitFeatures, vitForward,
+  vitPresets, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
+  type VariableTree, type VitPresetName,
+} from '@maskedssl/core';
+
+const OWNER = 'mocov3';
+/** torch.nn.BatchNorm1d's default eps. */
+export const BATCH_NORM_EPS = 1e-5;
+
+const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
+const BackboneOverrides = z
+  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
+  .partial()
+  .strict();
+
+export const MocoV3Config = z
+  .object({
+    /** Encoder preset (the reference's ViT recipe: vit_small); image size and channels come from the data. */
+    backbone: z.enum(presetNames).default('vit-small/16'),
+    backboneOverrides: BackboneOverrides.default({}),
+    /** Image feature fed to the projector: the class token after the final norm, as the reference (timm's ViT head input). */
+    pool: z.enum(['cls', 'avg']).default('cls'),
+    /** Output width of projector and predictor (`--moco-dim`). */
+    outDim: z.number().int().positive().default(256),
+    /** Hidden width of the 3-layer projector (`--moco-mlp-dim`). */
+    projectorHiddenDim: z.number().int().positive().default(4096),
+    /** Hidden width of the 2-layer predictor (`--moco-mlp-dim` too in the reference). */
+    predictorHiddenDim: z.number().int().positive().default(4096),
+    /** Softmax temperature T (`--moco-t`; the ViT recipe's 0.2, the argument's default is 1). */
+    temperature: z.number().positive().default(0.2),
+    /** Momentum of the momentum encoder at step 0 (`--moco-m`)... */
+    momentum: z.number().min(0).max(1).default(0.99),
+    /** ...rising along a half cosine to this at the end (`--moco-m-cos`: 1); = momentum for a constant one. */
+    momentumEnd: z.number().min(0).max(1).default(1),
+    /** Random patch projection (`--stop-grad-conv1`, on in the ViT recipe): patch embedding frozen at init. */
+    freezePatchEmbed: z.boolean().default(true),
+    /** Smallest crop area fraction of both views (`--crop-min`; the ViT recipe keeps the default 0.08). */
+    cropMinScale: z.number().gt(0).max(1).default(0.08),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.momentumEnd < c.momentum) ctx.addIssue({ code: 'custom', path: ['momentumEnd'], message: `momentumEnd ${c.momentumEnd} is below momentum ${c.momentum}` });
+    // The encoder's own rules (imageSize stands in for the data's until create()).
+    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
+    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
+      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
+    }
+  });
+export type MocoV3Config = z.output<typeof MocoV3Config>;
+export type MocoV3ConfigInput = z.input<typeof MocoV3Config>;
+
+/** Validates a MoCo v3 config and fills defaults; the error names every bad field. */
+export function parseMocoV3Config(input: unknown): MocoV3Config {
+  const r = MocoV3Config.safeParse(input);
+  if (!r.success) throw new Error(`invalid mocov3 config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+// stopGradient: identity forward, zero gradient backward (torch's no_grad around the momentum branch).
+// The same 10 lines as packages/moca/src/stop-gradient.ts; it belongs in core (TODO: move it there).
+function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    return { value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+  });
+  return f(x) as T;
+}
+
+/**
+ * BatchNorm1d in training mode on x [N, C]: (x - mean) / sqrt(var + eps) over the batch axis, the
+ * variance biased (as torch normalises), then `* weight + bias` when given (affine). A new tensor.
+ */
+export function batchNorm(x: tf.Tensor2D, weight?: tf.Tensor, bias?: tf.Tensor, eps = BATCH_NORM_EPS): tf.Tensor2D {
+  if ((weight === undefined) !== (bias === undefined)) throw new Error('batchNorm: give both weight and bias, or neither');
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, 0, true);
+    const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    return (weight && bias ? tf.add(tf.mul(y, weight), bias) : y) as tf.Tensor2D;
+  });
+}
+
+/** Shape of one of MoCo v3's MLP heads (`_build_mlp(numLayers, inDim, hiddenDim, outDim)`, last BN on). */
+export interface MlpHeadConfig {
+  numLayers: number;
+  inDim: number;
+  hiddenDim: number;
+  outDim: number;
+}
+
+/**
+ * Variables of an MLP head, named as the reference's nn.Sequential: layer l's linear is
+ * `<prefix>.<3l>.weight` ([in, out], no bias), its BN `<prefix>.<3l+1>.{weight,bias}`; the last BN has
+ * no affine parameters. Linears as torch's default init (U(+-1/sqrt(fan_in))), BN scale 1, shift 0.
+ */
+export function createMlpHead(prefix: string, c: MlpHeadConfig, rng: Rng, owner = OWNER): VariableTree {
+  if (!(Number.isInteger(c.numLayers) && c.numLayers >= 1)) throw new Error(`createMlpHead: numLayers must be a positive integer, got ${c.numLayers}`);
+  const v: VariableTree = {};
+  for (let l = 0; l < c.numLayers; l++) {
+    const d1 = l === 0 ? c.inDim : c.hiddenDim;
+    const d2 = l === c.numLayers - 1 ? c.outDim : c.hiddenDim;
+    const w = `${prefix}.${3 * l}.weight`;
+    const bound = 1 / Math.sqrt(d1);
+    v[w] = makeVariable(owner, w, [d1, d2], rng.uniformArray(d1 * d2, -bound, bound));
+    if (l < c.numLayers - 1) {
+      v[`${prefix}.${3 * l + 1}.weight`] = makeVariable(owner, `${prefix}.${3 * l + 1}.weight`, [d2], 'ones');
+      v[`${prefix}.${3 * l + 1}.bias`] = makeVariable(owner, `${prefix}.${3 * l + 1}.bias`, [d2], 'zeros');
+    }
+  }
+  return v;
+}
+
+/** MLP head forward on x [N, inDim] -> [N, outDim], BN on the batch statistics of x. */
+export function mlpHeadForward(prefix: string, numLayers: number, params: ParamTree, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    let h = x;
+    for (let l = 0; l < numLayers; l++) {
+      h = linear(h, param(params, `${prefix}.${3 * l}.weight`)) as tf.Tensor2D;
+      if (l < numLayers - 1) h = tf.relu(batchNorm(h, param(params, `${prefix}.${3 * l + 1}.weight`), param(params, `${prefix}.${3 * l + 1}.bias`)));
+      else h = batchNorm(h);
+    }
+    return h;
+  });
+}
+
+/** Rows divided by their L2 norm, clamped at 1e-12 (torch.nn.functional.normalize). */
+function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12));
+}
+
+/**
+ * The reference's contrastive_loss: q, k [N, C] are L2-normalised, logits = q kᵀ / T, the cross
+ * entropy with target i for row i (k_i is q_i's positive, the other keys its negatives), averaged over
+ * rows, times 2T. A new scalar.
+ */
+export function contrastiveLoss(q: tf.Tensor2D, k: tf.Tensor2D, temperature: number): tf.Scalar {
+  if (q.shape.join() !== k.shape.join()) throw new Error(`contrastiveLoss: q [${q.shape}] and k [${k.shape}] differ`);
+  if (!(temperature > 0)) throw new Error(`contrastiveLoss: temperature must be > 0, got ${temperature}`);
+  return tf.tidy(() => {
+    const n = q.shape[0];
+    const logits = tf.div(tf.matMul(l2Normalize(q), l2Normalize(k), false, true), temperature);
+    const ce = tf.neg(tf.div(tf.sum(tf.mul(tf.logSoftmax(logits), tf.eye(n))), n));
+    return tf.mul(ce, 2 * temperature) as tf.Scalar;
+  });
+}
+
+/** The symmetric MoCo v3 loss: each view's query against the other view's key, ctr(q1, k2) + ctr(q2, k1). */
+export function mocoV3Loss(q1: tf.Tensor2D, q2: tf.Tensor2D, k1: tf.Tensor2D, k2: tf.Tensor2D, temperature: number): tf.Scalar {
+  return tf.tidy(() => tf.add(contrastiveLoss(q1, k2, temperature), contrastiveLoss(q2, k1, temperature)) as tf.Scalar);
+}
+
+function prefixed(prefix: string, tree: VariableTree): VariableTree {
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+export class MocoV3Objective implements Objective {
+  readonly name = 'mocov3';
+  readonly views;
+  readonly vit: VitConfig;
+  readonly projectorConfig: MlpHeadConfig;
+  readonly predictorConfig: MlpHeadConfig;
+  /** The base encoder's ViT (timm names): what backbone() returns. */
+  readonly backboneParams: VariableTree;
+  /** Base encoder = backbone + projector (`head.*`): the record the momentum encoder copies. */
+  readonly encoder: VariableTree;
+  /** Predictor (`predictor.*`), base branch only. */
+  readonly predictor: VariableTree;
+  /** Momentum encoder: frozen copies of `encoder`, same names. */
+  readonly momentumEncoder: EmaTeacher;
+
+  constructor(
+    readonly config: MocoV3Config,
+    context: ObjectiveContext,
+  ) {
+    const c = config;
+    const [h, w, ch] = context.imageShape;
+    if (h !== w) throw new Error(`mocov3: images must be square, got ${h}x${w}`);
+    if (context.batchSize < 2) throw new Error(`mocov3: batch size ${context.batchSize}: needs >= 2 images (batch-norm statistics, negatives)`);
+    this.vit = vitConfig(c.backbone, { ...c.backboneOverrides, imageSize: h, inChannels: ch });
+    const { view1, view2 } = asymmetricPair({ channels: ch, scale: [c.cropMinScale, 1] });
+    this.views = [view1, view2] as const;
+
+    const rng = context.rng;
+    const d = this.vit.embedDim;
+    const vit = createVit(this.vit, rng, `${OWNER}-base`);
+    // vits.py's init where it differs from core's: q, k and v as three [D, D] xavier matrices (one
+    // bound for the whole [D, 3D] qkv weight), and a N(0, 1e-6) class token.
+    tf.tidy(() => {
+      for (let i = 0; i < this.vit.depth; i++) {
+        const bound = Math.sqrt(6 / (2 * d));
+        vit.params[`blocks.${i}.attn.qkv.weight`]!.assign(tf.tensor2d(rng.uniformArray(d * 3 * d, -bound, bound), [d, 3 * d]));
+      }
+      if (this.vit.classToken) vit.params.cls_token!.assign(tf.tensor3d(rng.normalArray(d, 0, 1e-6), [1, 1, d]));
+    });
+    if (c.freezePatchEmbed) {
+      vit.params['patch_embed.proj.weight']!.trainable = false;
+      vit.params['patch_embed.proj.bias']!.trainable = false;
+    }
+    this.backboneParams = vit.params;
+    this.projectorConfig = { numLayers: 3, inDim: d, hiddenDim: c.projectorHiddenDim, outDim: c.outDim };
+    this.predictorConfig = { numLayers: 2, inDim: c.outDim, hiddenDim: c.predictorHiddenDim, outDim: c.outDim };
+    this.encoder = { ...vit.params, ...createMlpHead('head', this.projectorConfig, rng, `${OWNER}-base`) };
+    this.predictor = createMlpHead('predictor', this.predictorConfig, rng, OWNER);
+    this.momentumEncoder = new EmaTeacher(this.encoder, `${OWNER}-momentum`);
+  }
+
+  /**
+   * One AdamW group with every learnable variable at the scheduled lr and weight decay: the reference
+   * hands model.parameters() to AdamW, so biases, norms and the class token are decayed too; frozen
+   * variables (patch embedding, positions, the momentum encoder) are left out, as torch skips them.
+   */
+  paramGroups(): ParamGroup[] {
+    const all = { ...prefixed('base_encoder.', this.encoder), ...this.predictor };
+    return [{ params: Object.fromEntries(Object.entries(all).filter(([, v]) => v.trainable)) }];
+  }
+
+  /** Every variable, named as the reference's state dict: base_encoder.*, predictor.*, momentum_encoder.*. */
+  variables(): VariableTree {
+    return { ...prefixed('base_encoder.', this.encoder), ...this.predictor, ...prefixed('momentum_encoder.', this.momentumEncoder.params) };
+  }
+
+  /** [B, D] image features of an encoder record (its ViT part). */
+  private features(params: ParamTree, images: tf.Tensor4D): tf.Tensor2D {
+    return vitFeatures(this.vit, vitForward(this.vit, params, images).tokens, this.config.pool);
+  }
+
+  /**
+   * q1, q2 (base encoder + predictor) and k1, k2 (momentum encoder, no gradient) [B, outDim] of two
+   * views. The ViTs run on both views at once (no op mixes images); the heads run per view, so each
+   * view has its own BN statistics as in the reference.
+   */
+  embed(v1: tf.Tensor4D, v2: tf.Tensor4D): { q1: tf.Tensor2D; q2: tf.Tensor2D; k1: tf.Tensor2D; k2: tf.Tensor2D } {
+    if (v1.shape.join() !== v2.shape.join()) throw new Error(`mocov3: the views differ in shape: [${v1.shape}] and [${v2.shape}]`);
+    if (v1.shape[0] < 2) throw new Error(`mocov3: a batch of ${v1.shape[0]} image: needs >= 2 (batch-norm statistics, negatives)`);
+    return tf.tidy(() => {
+      const x = tf.concat([v1, v2], 0);
+      const p = this.projectorConfig.numLayers;
+      const r = this.predictorConfig.numLayers;
+      const [f1, f2] = tf.split(this.features(this.encoder, x), 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+      const query = (f: tf.Tensor2D) => mlpHeadForward('predictor', r, this.predictor, mlpHeadForward('head', p, this.encoder, f));
+      const m = this.momentumEncoder.params;
+      const [g1, g2] = tf.split(this.features(m, x), 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+      const key = (g: tf.Tensor2D) => stopGradient(mlpHeadForward('head', p, m, g));
+      return { q1: query(f1), q2: query(f2), k1: key(g1), k2: key(g2) };
+    });
+  }
+
+  loss(views: tf.Tensor4D[]): { loss: tf.Scalar } {
+    if (views.length !== 2) throw new Error(`mocov3: loss expects 2 views, got ${views.length}`);
+    const { q1, q2, k1, k2 } = this.embed(views[0]!, views[1]!);
+    return { loss: mocoV3Loss(q1, q2, k1, k2, this.config.temperature) };
+  }
+
+  /**
+   * The momentum update with m(step + 1): the reference updates at the start of iteration s + 1 with
+   * m(s + 1), before computing that iteration's keys, which is this same update (its update at s = 0
+   * is a no-op on the identical copies). The last step's m(total) = 1 is skipped, as there.
+   */
+  afterStep(info: StepInfo): void {
+    const next = Math.min(info.step + 1, info.totalSteps);
+    this.momentumEncoder.update(this.encoder, cosineMomentum(next, info.totalSteps, this.config.momentum, this.config.momentumEnd));
+  }
+
+  /**
+   * The base (query) encoder's ViT, as the reference evaluates it (main_lincls.py keeps
+   * base_encoder without its head); the harness pools the tokens itself.
+   */
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.backboneParams };
+  }
+
+  dispose(): void {
+    tf.dispose([...Object.values(this.encoder), ...Object.values(this.predictor)]);
+    this.momentumEncoder.dispose();
+  }
+}
+
+export const mocov3: ObjectiveDefinition<typeof MocoV3Config> = {
+  name: 'mocov3',
+  summary: "MoCo v3 (Chen, Xie & He 2021): a view's query predicts the other view's momentum-encoder key among the batch's (symmetric InfoNCE)",
+  configSchema: MocoV3Config,
+  presets: {
+    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the MOCA and MAE presets; heads a quarter of the
+    // reference's width (1024 hidden for a 192-wide encoder instead of 4096 for 384/768), the
+    // reference's 256 out. Crops from 20% of the area, as MOCA's and MAE's views: the ViT recipe's
+    // 8% of a 28x28 image is an 8x8 patch of pixels, 2x2 tokens.
+    'fashion-mnist': { backbone: 'vit-tiny/4', projectorHiddenDim: 1024, predictorHiddenDim: 1024, outDim: 256, cropMinScale: 0.2 },
+  },
+  trainerPresets: {
+    // The reference's ViT optimiser: AdamW with torch's default betas (0.9, 0.999), weight decay 0.1,
+    // a linear warmup over 40 of 300 epochs, then a half cosine to 0; no gradient clipping. Its lr is
+    // 1.5e-4 * batch / 256, i.e. 3.75e-5 at batch 64: tuned for 300 ImageNet epochs, it would barely
+    // move a minutes-long run. 1e-3 is within the absolute rates the reference reaches at its batch
+    // sizes (6e-4 at 1024 for ViT-S, 2.4e-3 at 4096 for ViT-B), and the frozen patch projection is
+    // the paper's fix for the instability large rates cause.
+    'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 0, warmup: 40 / 300, weightDecay: 0.1, betas: [0.9, 0.999] },
+  },
+  create: (config, context) => new MocoV3Objective(config, context),
+};

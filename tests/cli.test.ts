@@ -1,0 +1,151 @@
+// The maskedssl CLI end to end on the procedural dataset: bad input gives one line and a non-zero exit;
+// pretrain -> eval -> embed -> export -> bench write what they promise; SIGINT checkpoints and resumes.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeSafetensors, initBackend } from '@maskedssl/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../packages/cli/src/main.js';
+
+await initBackend({ log: null });
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs the CLI in-process, capturing stdout and stderr. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('bad input: one clear line, non-zero exit', () => {
+  const cases: [string[], RegExp][] = [
+    [['pretrain', '--method', 'mae', '--frobnicate', '1'], /^maskedssl pretrain: unknown flag --frobnicate/],
+    [['pretrain', '--method', 'dino', '--print-config'], /^maskedssl pretrain: --method: unknown method 'dino' \(registered: .*mae.*moca/],
+    [['pretrain', '--method', 'mae', '--set', 'method.maskRatioo=0.5', '--print-config'], /^maskedssl pretrain: method: unknown key 'maskRatioo'/],
+    [['pretrain', '--method', 'mae', '--set', 'trainer.lr=fast', '--print-config'], /^maskedssl pretrain: trainer.lr: /],
+    [['pretrain', '--method', 'moca', '--set', 'method.numWords=1000', '--print-config'], /^maskedssl pretrain: method.numWords: .*multiple of numNewWords/],
+    [['pretrain', '--method', 'mae', '--budget', 'forever', '--print-config'], /^maskedssl pretrain: trainer.budget: budget 'forever'/],
+    [['pretrain', '--method', 'mae', '--dataset', 'imagenet', '--print-config'], /^maskedssl pretrain: dataset.name: /],
+    [['pretrain', '--method', 'mae', '--set', 'lr=1'], /^maskedssl pretrain: --set lr: the key must start with method\., trainer\. or dataset\./],
+    [['eval', '--features', 'pixels', '--checkpoint', 'x', '--out', 'y'], /^maskedssl eval: give exactly one of --checkpoint/],
+    [['eval', '--features', 'pixels', '--protocols', 'knn,svm', '--out', 'y'], /^maskedssl eval: --protocols: unknown value 'svm'/],
+    [['bench', '--methods', 'mae,dino', '--out', 'x'], /^maskedssl bench: --methods: 'dino' is not a known method/],
+    [['export', '--checkpoint', 'x', '--format', 'onnx', '--out', 'y'], /^maskedssl export: --format: 'onnx' is not supported/],
+    [['frobnicate'], /^maskedssl: unknown command 'frobnicate'/],
+  ];
+  it.each(cases)('%j', async (argv, message) => {
+    const r = await cli(...argv);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n')[0]).toMatch(message);
+    expect(r.out).toBe('');
+  });
+
+  it('a missing checkpoint is a clear runtime error', async () => {
+    const r = await cli('eval', '--checkpoint', '/nonexistent/run', '--dataset', 'procedural', '--out', '/tmp/x');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^maskedssl eval: checkpoint \/nonexistent\/run: no checkpoint folder/);
+  });
+});
+
+describe('end to end on the procedural dataset', () => {
+  it('pretrain, eval, embed, export', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'maskedssl-e2e-'));
+    const run = join(dir, 'mae');
+    const p = await cli('pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', '6', '--set', 'trainer.batchSize=32', '--out', run);
+    expect(p.code).toBe(0);
+    expect(p.out).toMatch(/^mae: 6 steps in \d+s, last loss \d+\.\d+; checkpoint .*step-00000006/);
+    expect(JSON.parse(await readFile(join(run, 'config.json'), 'utf8')).method).toBe('mae');
+    expect((await readFile(join(run, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(6);
+
+    const evalDir = join(dir, 'eval');
+    const e = await cli('eval', '--checkpoint', run, '--dataset', 'procedural', '--protocols', 'knn,linear,lowshot', '--train-limit', '400', '--test-limit', '200', '--out', evalDir);
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/\| features \| k-NN@20 \| k-NN@10 \| linear \|/);
+    const report = JSON.parse(await readFile(join(evalDir, 'results.json'), 'utf8'));
+    const row = report.results[0];
+    expect(row.source).toBe('mae');
+    expect(row.numTrain).toBe(400);
+    expect(row.knn.byK.map((k: { k: number }) => k.k)).toEqual([20, 10]);
+    expect(row.linear.accuracy).toBeGreaterThan(0.1); // 10 classes: above chance
+    expect(row.lowShot.settings).toHaveLength(4);
+    expect(existsSync(join(evalDir, 'results.md'))).toBe(true);
+
+    const feats = join(dir, 'feats.safetensors');
+    expect((await cli('embed', '--checkpoint', run, '--dataset', 'procedural', '--split', 'test', '--limit', '50', '--out', feats)).code).toBe(0);
+    const decoded = decodeSafetensors(new Uint8Array(await readFile(feats)));
+    expect(decoded.tensors.features!.shape).toEqual([50, 192]);
+    expect(Array.from(decoded.tensors.indices!.data as Int32Array).slice(0, 3)).toEqual([0, 1, 2]);
+    expect(decoded.tensors.labels!.shape).toEqual([50]);
+    expect(decoded.metadata.split).toBe('test');
+
+    const model = join(dir, 'model.safetensors');
+    expect((await cli('export', '--checkpoint', run, '--format', 'timm', '--out', model)).code).toBe(0);
+    const timm = decodeSafetensors(new Uint8Array(await readFile(model)));
+    expect(timm.tensors['patch_embed.proj.weight']!.shape).toEqual([192, 1, 4, 4]);
+    expect(timm.tensors['blocks.5.attn.qkv.weight']!.shape).toEqual([576, 192]);
+    expect(Object.keys(timm.tensors).some((k) => k.startsWith('decoder'))).toBe(false);
+  });
+
+  it('bench runs every method on the same budget and writes the table, CSV and plots', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'maskedssl-bench-'));
+    const r = await cli(
+      'bench', '--methods', 'mae,moca', '--budget', '4', '--dataset', 'procedural', '--protocols', 'knn',
+      '--knn-every', '2', '--set', 'trainer.batchSize=32', '--set', 'trainer.knnTrain=256', '--set', 'trainer.knnTest=128',
+      '--train-limit', '256', '--test-limit', '128', '--out', out,
+    );
+    expect(r.code).toBe(0);
+    const csv = (await readFile(join(out, 'results.csv'), 'utf8')).trim().split('\n');
+    expect(csv[0]).toMatch(/^source,seed,steps,img_per_s/);
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['mae', 'moca', 'pixels', 'random-init']);
+    const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    expect(json.training.map((t: { steps: number }) => t.steps)).toEqual([4, 4]);
+    expect(json.training[0].knnCurve).toHaveLength(2);
+    for (const f of ['knn-vs-time.svg', 'knn-vs-time.png', 'loss.svg', 'loss.png', 'results.md']) expect(existsSync(join(out, f)), f).toBe(true);
+    const png = await readFile(join(out, 'loss.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(r.out).toMatch(/Budget 4 per method on procedural; backend/);
+  });
+});
+
+describe('signals', () => {
+  it('SIGINT writes a checkpoint and exits 130; --resume continues from it', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'maskedssl-sigint-'));
+    const args = ['--import', 'tsx', '--conditions=maskedssl-source', join(repo, 'packages/cli/src/main.ts'), 'pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', '40', '--set', 'trainer.batchSize=16', '--set', 'trainer.logEvery=1', '--out', out];
+    const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+        if (/step 3\//.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopped by SIGINT; resume with/);
+    const names = await readdir(join(out, 'checkpoints'));
+    expect(names).toHaveLength(1);
+    const step = Number(names[0]!.slice('step-'.length));
+    expect(step).toBeGreaterThanOrEqual(3);
+    const resume = (budget: string) => cli('pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', budget, '--set', 'trainer.batchSize=16', '--out', out, '--resume');
+    const wrong = await resume('50');
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/belongs to a run with budget 40 steps; resume it with that budget \(got 50 steps\)/);
+    const r = await resume('40');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(new RegExp(`resumed from .*step-0*${step} at step ${step}`));
+    expect(r.out).toMatch(/^mae: 40 steps/);
+  });
+});
