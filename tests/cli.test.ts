@@ -69,6 +69,9 @@ describe('end to end on the procedural dataset', () => {
     expect(p.out).toMatch(/^mae: 6 steps in \d+s, last loss \d+\.\d+; checkpoint .*step-00000006/);
     expect(JSON.parse(await readFile(join(run, 'config.json'), 'utf8')).method).toBe('mae');
     expect((await readFile(join(run, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(6);
+    const again = await cli('pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', '6', '--out', run);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/--out .* already holds a run with checkpoints: pass --resume/);
 
     const evalDir = join(dir, 'eval');
     const e = await cli('eval', '--checkpoint', run, '--dataset', 'procedural', '--protocols', 'knn,linear,lowshot', '--train-limit', '400', '--test-limit', '200', '--out', evalDir);

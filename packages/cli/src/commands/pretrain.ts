@@ -1,6 +1,6 @@
 // `maskedssl pretrain`: train one method on a dataset under a budget, with checkpoints in --out.
 import { join } from 'node:path';
-import { consoleReporter, getObjective, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core';
+import { consoleReporter, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core';
 import { parseFlags } from '../args.js';
 import { openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
@@ -39,6 +39,10 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
     throw new UsageError(
       `method.backbone: the ${config.method} backbone takes ${backbone.imageSize}x${backbone.imageSize}x${backbone.inChannels} images, ${train.name} has ${h}x${w}x${c}`,
     );
+  }
+  if (!options.resume && (await listCheckpoints(join(outDir, 'checkpoints'))).length > 0) {
+    objective.dispose();
+    throw new UsageError(`--out ${outDir} already holds a run with checkpoints: pass --resume to continue it, or choose another folder`);
   }
   await writeRunConfig(outDir, { ...config });
   const trainer = new Trainer({

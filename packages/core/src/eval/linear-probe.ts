@@ -10,7 +10,8 @@
 //   C = 1 / (lambda * n)      (lambda = 1 / (C * n)).
 //
 // Solver: full-batch L-BFGS (memory 10, backtracking Armijo line search with safeguarded quadratic
-// interpolation, initial Hessian scaling s'y / y'y). The expensive part, f and its analytic gradient
+// interpolation, accepting also Hager and Zhang's approximate Armijo test on the directional derivative
+// once changes of f fall below its float32 resolution, initial Hessian scaling s'y / y'y). The expensive part, f and its analytic gradient
 // (two [n, D] x [D, C] matMuls, softmax), runs on the backend in float32 with the data resident there;
 // the curvature pairs and the two-loop recursion ((D+1)*C numbers) run on the JS side in float64.
 // It stops when max |grad| <= gradientTolerance (default 1e-5, ten times stricter than scikit-learn's
@@ -20,7 +21,7 @@
 //
 // Probe protocol (linearProbe): features standardised with the train split's per-feature mean and
 // standard deviation (population std; constant features get std 1, as scikit-learn's StandardScaler),
-// the same transform applied to test; lambda chosen from a small grid by top-1 accuracy on a seeded
+// computed once on the whole train split (also while choosing lambda) and applied to test; lambda chosen from a small grid by top-1 accuracy on a seeded
 // random 10% of the train split (fit on the other 90%), grid fitted from the largest lambda down, each
 // fit warm-started from the previous one; ties go to the larger lambda; then refit on the whole train
 // split (warm-started from the selected 90% fit) and scored on test. Predictions are argmax of the
@@ -33,7 +34,7 @@ import { inferNumClasses } from './knn.js';
 export interface LogRegSolverOptions {
   /** Stop when the largest absolute gradient entry is at most this (default 1e-5). */
   gradientTolerance?: number;
-  /** L-BFGS iterations at most (default 1000). */
+  /** L-BFGS iterations at most (default 10000). */
   maxIterations?: number;
   /** L-BFGS memory (default 10). */
   memory?: number;
@@ -155,8 +156,10 @@ export async function fitLogisticRegression(
   if (!(lambda >= 0)) throw new Error(`fitLogisticRegression: lambda must be >= 0, got ${lambda}`);
   checkLabels(labels, n, numClasses);
   const gtol = options.gradientTolerance ?? 1e-5;
-  const maxIterations = options.maxIterations ?? 1000;
+  const maxIterations = options.maxIterations ?? 10000;
   const m = options.memory ?? 10;
+  // Relative accuracy of f as computed in float32 (Hager-Zhang's epsilon).
+  const fNoise = 1e-6;
   const size = (d + 1) * numClasses;
 
   let theta = new Float64Array(size);
@@ -240,7 +243,9 @@ export async function fitLogisticRegression(
       for (let tries = 0; tries < 25; tries++) {
         for (let i = 0; i < size; i++) trial[i] = theta[i]! + step * dir[i]!;
         const r = await evaluate(trial);
-        if (Number.isFinite(r.f) && r.f <= f + 1e-4 * step * gd) {
+        // Armijo; or, once f changes fall below its float32 resolution, the approximate Armijo test
+        // of Hager and Zhang on the directional derivative (equivalent for a quadratic).
+        if (Number.isFinite(r.f) && (r.f <= f + 1e-4 * step * gd || (r.f <= f + fNoise * Math.abs(f) && dot(r.g, dir) <= -(1 - 2e-4) * gd))) {
           accepted = r;
           break;
         }
@@ -416,6 +421,7 @@ export async function linearProbe(train: LabelledFeatures, test: LabelledFeature
   const numClasses = inferNumClasses([train, test], options.numClasses);
   const lambdas = [...(options.lambdas ?? defaultLambdaGrid)].sort((a, b) => b - a);
   if (lambdas.length === 0) throw new Error('linearProbe: empty lambda grid');
+  if (lambdas.length > 1 && train.n < 2) throw new Error('linearProbe: choosing lambda needs at least 2 train examples');
   const solver: LogRegSolverOptions = {
     gradientTolerance: options.gradientTolerance,
     maxIterations: options.maxIterations,
