@@ -12,6 +12,7 @@ export interface StepRecord {
   weightDecay: number;
   /** Training images per second over the last logging window (views of one image count once). */
   imgPerSec: number;
+  /** Training wall-clock so far (online k-NN evaluations excluded). */
   elapsedSeconds: number;
   etaSeconds: number;
   /** Online k-NN top-1 (k = 20) on the held-out subset, when measured at this step. */
