@@ -128,8 +128,12 @@ const CheckpointState = z.object({
   run: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** Steps run to measure the speed before a time budget fixes the run's length. */
-const CALIBRATION_STEPS = 3;
+/**
+ * A time budget fixes the run's length from the speed of steps WARMUP_STEPS..CALIBRATION_STEPS-1 of
+ * the run; the first steps are slower (kernel selection, allocator growth) and are not timed.
+ */
+const CALIBRATION_STEPS = 12;
+const WARMUP_STEPS = 2;
 
 export class Trainer {
   readonly objective: Objective;
@@ -272,6 +276,7 @@ export class Trainer {
     let windowStart = performance.now();
     let windowImages = 0;
     let trainSeconds = 0;
+    let calibrationSeconds = 0;
     let lastKnn: number | undefined;
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     this.reporter.message(
@@ -328,11 +333,13 @@ export class Trainer {
         tf.tidy(() => this.objective.afterStep?.(info, this.rng));
         losses.push(loss);
         this.step++;
-        trainSeconds += (performance.now() - stepStart) / 1000;
+        const stepSeconds = (performance.now() - stepStart) / 1000;
+        trainSeconds += stepSeconds;
+        if (this.step - startStep > WARMUP_STEPS) calibrationSeconds += stepSeconds;
         windowImages += c.batchSize;
 
         if (this.totalSteps === null && this.budget.kind === 'time' && this.step - startStep >= CALIBRATION_STEPS) {
-          const perStep = trainSeconds / (this.step - startStep);
+          const perStep = calibrationSeconds / (this.step - startStep - WARMUP_STEPS);
           this.totalSteps = Math.max(this.step + 1, this.step + Math.floor((this.budget.seconds - elapsed()) / perStep));
           this.reporter.message(`time budget: ${perStep.toFixed(2)} s/step measured, the run is fixed at ${this.totalSteps} steps`);
         }
