@@ -18,7 +18,7 @@ import { z } from 'zod';
 import {
   blockParamShapes, createVit, layerNorm, linear, makeVariable, param, patchify, randomTokenMask, restoreTokens,
   simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, VitConfig, vitConfig, vitForward, vitPresets,
-  xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, type VitPresetName,
+  xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, type VitPresetName, parseOrThrow,
 } from '@maskedssl/core';
 
 const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
@@ -56,9 +56,7 @@ export type MaeConfigInput = z.input<typeof MaeConfig>;
 
 /** Validates an MAE config and fills defaults; the error names every bad field. */
 export function parseMaeConfig(input: unknown): MaeConfig {
-  const r = MaeConfig.safeParse(input);
-  if (!r.success) throw new Error(`invalid mae config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
+  return parseOrThrow(MaeConfig, input, 'mae config');
 }
 
 /** Shape of the decoder: widths, the patch grid it restores, and the pixels it predicts per patch. */

@@ -56,7 +56,7 @@ import {
   blockParamShapes, colorJitter, cosineMomentum, createVit, EmaTeacher, horizontalFlip, layerNorm, linear, makeVariable, param,
   randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfig, vitForward, vitPresets,
   xavierUniform, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng,
-  type StepInfo, type VariableTree, type VitPresetName,
+  type StepInfo, type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
 } from '@maskedssl/core';
 import {
   bilinearPoolingRow, mapTokenBox, sampleRegionPair, uniformPoolingRow, type Rect, type RegionPair, type TokenBox, type ViewGeometry,
@@ -123,22 +123,13 @@ export type MaskCoConfigInput = z.input<typeof MaskCoConfig>;
 
 /** Validates a MaskCo config and fills defaults; the error names every bad field. */
 export function parseMaskCoConfig(input: unknown): MaskCoConfig {
-  const r = MaskCoConfig.safeParse(input);
-  if (!r.success) throw new Error(`invalid maskco config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
+  return parseOrThrow(MaskCoConfig, input, 'maskco config');
 }
 
 /** The default region side range for a g x g token grid: [floor((g + 1) / 4), ceil(g / 2)], at least 1. */
 export function defaultRegionSize(grid: number): [number, number] {
   const lo = Math.max(1, Math.floor((grid + 1) / 4));
   return [lo, Math.max(lo, Math.ceil(grid / 2))];
-}
-
-// Identity forward, zero gradient backward (torch's no_grad around MoCo's key branch and queue). The
-// same lines as packages/moca/src/stop-gradient.ts and mocov3.ts: it should move to core.
-function stopGradient<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.clone(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
-  return f(x) as T;
 }
 
 /** Rows divided by their L2 norm, clamped at 1e-12 (torch.nn.functional.normalize). */

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import {
   asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfig, vitFeatures, vitForward,
   vitPresets, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
-  type VariableTree, type VitPresetName,
+  type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
 } from '@maskedssl/core';
 
 const OWNER = 'mocov3';
@@ -80,19 +80,7 @@ export type MocoV3ConfigInput = z.input<typeof MocoV3Config>;
 
 /** Validates a MoCo v3 config and fills defaults; the error names every bad field. */
 export function parseMocoV3Config(input: unknown): MocoV3Config {
-  const r = MocoV3Config.safeParse(input);
-  if (!r.success) throw new Error(`invalid mocov3 config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-
-// stopGradient: identity forward, zero gradient backward (torch's no_grad around the momentum branch).
-// The same 10 lines as packages/moca/src/stop-gradient.ts; it belongs in core (TODO: move it there).
-function stopGradient<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor;
-    return { value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-  });
-  return f(x) as T;
+  return parseOrThrow(MocoV3Config, input, 'mocov3 config');
 }
 
 /**

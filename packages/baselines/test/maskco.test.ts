@@ -336,8 +336,8 @@ describe('maskco objective', () => {
     expect(() => parseMaskCoConfig({ temperature: 0 })).toThrow(/temperature: /);
     expect(() => parseMaskCoConfig({ queueSize: 0 })).toThrow(/queueSize: /);
     expect(() => parseMaskCoConfig({ regionSize: [4, 2] })).toThrow(/regionSize: lower bound must be <= upper bound/);
-    expect(() => parseMaskCoConfig({ regionSize: [0, 2] })).toThrow(/regionSize.0: /);
-    expect(() => parseMaskCoConfig({ cropScale: [0, 1] })).toThrow(/cropScale.0: /);
+    expect(() => parseMaskCoConfig({ regionSize: [0, 2] })).toThrow(/regionSize\[0\]: /);
+    expect(() => parseMaskCoConfig({ cropScale: [0, 1] })).toThrow(/cropScale\[0\]: /);
     expect(() => parseMaskCoConfig({ momentum: 1.5 })).toThrow(/momentum: /);
     expect(() => parseMaskCoConfig({ momentum: 0.99, momentumEnd: 0.9 })).toThrow(/momentumEnd: momentumEnd 0.9 is below momentum 0.99/);
     expect(() => parseMaskCoConfig({ maskFill: 'zero' })).toThrow(/maskFill: /);

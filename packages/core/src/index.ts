@@ -3,10 +3,12 @@
 // evaluation harness, and the training loop with its objective interface, registry and checkpoints.
 export * from './backend/init-backend.js';
 export * from './util/rng.js';
+export * from './util/config.js';
 export * from './nn/params.js';
 export { linear } from './nn/linear.js';
 export { layerNorm } from './nn/layer-norm.js';
 export { gelu } from './nn/gelu.js';
+export { stopGradient } from './nn/stop-gradient.js';
 export { selfAttention } from './nn/attention.js';
 export { mlp, transformerBlock, blockParamShapes } from './nn/block.js';
 export * from './vit/config.js';

@@ -11,8 +11,7 @@
 // Pure functions first, then OnlineCodebook, which holds the state as frozen variables (words,
 // dist_norm, dist_norm_prev) plus the ring pointer (JSON state).
 import * as tf from '@tensorflow/tfjs-core';
-import { makeVariable, type Rng, type VariableTree } from '@maskedssl/core';
-import { stopGradient } from './stop-gradient.js';
+import { makeVariable, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
 
 /** The reference's eps for L1/L2 normalisation: x / max(norm, eps). */
 export const NORMALIZE_EPS = 1e-5;

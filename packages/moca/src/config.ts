@@ -3,7 +3,7 @@
 // values derived from a config (the ViT shape, the two masking rounds' sizes, the early block).
 // Names are camelCase; the reference's are given in the comments. Every impossible combination is
 // refused by superRefine with an issue whose path names the field.
-import { numPatches, gridSize, parseVitConfig, vitPresets, type VitConfig, type VitPresetName } from '@maskedssl/core';
+import { numPatches, gridSize, parseVitConfig, vitPresets, type VitConfig, type VitPresetName, parseOrThrow } from '@maskedssl/core';
 import { z } from 'zod';
 
 const BACKBONES = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
@@ -129,9 +129,7 @@ function fmt(s: MaskCounts): string {
 
 /** Validates a MOCA config (defaults filled); the one-line error names every bad field. */
 export function parseMocaConfig(input: unknown): MocaConfig {
-  const r = MocaConfig.safeParse(input);
-  if (!r.success) throw new Error(`invalid moca config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
+  return parseOrThrow(MocaConfig, input, 'moca config');
 }
 
 /** The backbone's ViT config: the preset with the `vit` overrides (validated by core). */

@@ -33,4 +33,3 @@ export {
 export { createDecoder, decoderForward, decoderParamShapes, type DecoderConfig } from './decoder.js';
 export { maskingRounds, type MaskingRounds } from './rounds.js';
 export { aggregateRounds, klDivergence } from './losses.js';
-export { stopGradient } from './stop-gradient.js';

@@ -33,6 +33,7 @@ import {
   type StepInfo,
   type VariableTree,
   type VitConfig,
+  stopGradient,
 } from '@maskedssl/core';
 import { z } from 'zod';
 import { bagOfWords, codebookPerplexity, gatherNewWords, interiorPositions, newWordIndices, OnlineCodebook } from './codebook.js';
@@ -41,7 +42,6 @@ import { createDecoder, decoderForward, type DecoderConfig } from './decoder.js'
 import { aggregateRounds, klDivergence } from './losses.js';
 import { createPrototypeGenerator, generatePrototypes, prototypeLogits } from './prototype-generator.js';
 import { maskingRounds } from './rounds.js';
-import { stopGradient } from './stop-gradient.js';
 
 const OWNER = 'moca';
 

@@ -57,7 +57,7 @@ describe('config', () => {
     refuse({ earlyLayer: 6 }, /earlyLayer: earlyLayer 6 must be < the backbone depth 6/);
     refuse({ maskCounts: { visible1: 22, masked: 9, visible2: 20 } }, /maskCounts: visible1 \+ visible2 \+ masked = 22 \+ 20 \+ 9 = 51 exceeds the 49 tokens/);
     refuse({ maskRatios: [0.3, 0.5], decoderMaskRatios: [0.1, 0.2] }, /^invalid moca config: maskRatios: visible1 \+ visible2 \+ masked = 34 \+ 24 \+ 10 = 68 exceeds the 49 tokens/);
-    refuse({ decoderMaskRatios: [0.6, 0.55] }, /decoderMaskRatios\.0: decoderMaskRatios\[0\] 0.6 must be below maskRatios\[0\] 0.55/);
+    refuse({ decoderMaskRatios: [0.6, 0.55] }, /decoderMaskRatios\[0\]: decoderMaskRatios\[0\] 0.6 must be below maskRatios\[0\] 0.55/);
     refuse({ decoderEmbedDim: 30, decoderNumHeads: 4 }, /decoderNumHeads: .*; decoderEmbedDim: decoderEmbedDim 30 must be divisible by 4/);
     refuse({ vit: { numHeads: 5 } }, /vit: invalid ViT config: numHeads: embedDim 192 is not divisible by numHeads 5/);
     refuse({ backbone: 'vit-huge' }, /backbone: /);

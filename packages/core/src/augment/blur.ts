@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
-import { checkPerSample, imageShape, parseOrThrow } from './common.js';
+import { checkPerSample, imageShape } from './common.js';
+import { parseOrThrow } from '../util/config.js';
 
 export const BlurOptions = z
   .object({

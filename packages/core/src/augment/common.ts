@@ -1,8 +1,6 @@
 // Helpers shared by the augmentations: the image-batch check, per-sample parameters as [B, 1, 1, 1]
-// tensors, per-sample selection and torchvision's `_blend`, Bernoulli draws from the Rng, and the
-// formatting of zod issues into one error that names every bad field.
+// tensors, per-sample selection and torchvision's `_blend`, and Bernoulli draws from the Rng.
 import * as tf from '@tensorflow/tfjs-core';
-import type { z } from 'zod';
 import type { Rng } from '../util/rng.js';
 
 export type ImageShape = [batch: number, height: number, width: number, channels: number];
@@ -46,17 +44,3 @@ export function coins(rng: Rng, batch: number, p: number): boolean[] {
   return out;
 }
 
-/** `path` as `prefix[2].scale[0]`. */
-export function formatPath(prefix: string, path: readonly PropertyKey[]): string {
-  let s = prefix;
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s.length > 0 ? `.${String(p)}` : String(p);
-  return s.length > 0 ? s : '(root)';
-}
-
-/** Parses with `schema` or throws one error listing every issue with its field path. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string, prefix = ''): z.output<S> {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `${formatPath(prefix, i.path)}: ${i.message}`);
-  throw new Error(`invalid ${what}: ${lines.join('; ')}`);
-}

@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
-import { coins, imageShape, parseOrThrow, selectSamples } from './common.js';
+import { coins, imageShape, selectSamples } from './common.js';
+import { parseOrThrow } from '../util/config.js';
 
 export const FlipOptions = z.object({ p: z.number().min(0).max(1).default(0.5) }).strict();
 export type FlipOptions = z.output<typeof FlipOptions>;

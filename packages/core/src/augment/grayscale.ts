@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
-import { coins, imageShape, parseOrThrow, selectSamples } from './common.js';
+import { coins, imageShape, selectSamples } from './common.js';
+import { parseOrThrow } from '../util/config.js';
 
 export const LUMA_WEIGHTS = [0.2989, 0.587, 0.114] as const;
 

@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
-import { imageShape, parseOrThrow } from './common.js';
+import { imageShape } from './common.js';
+import { parseOrThrow } from '../util/config.js';
 
 /** A crop in pixels: rows [top, top + height), columns [left, left + width). */
 export interface CropBox {

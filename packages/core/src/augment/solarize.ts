@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
-import { coins, imageShape, parseOrThrow, perSample } from './common.js';
+import { coins, imageShape, perSample } from './common.js';
+import { parseOrThrow } from '../util/config.js';
 
 export const SolarizeOptions = z
   .object({

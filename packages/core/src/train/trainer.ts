@@ -8,6 +8,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { parseOrThrow } from '../util/config.js';
 import { applyPipeline } from '../augment/pipeline.js';
 import { Batcher, type BatcherState } from '../data/batcher.js';
 import { batchToTensors, type Dataset } from '../data/dataset.js';
@@ -68,9 +69,7 @@ export type TrainerConfigInput = z.input<typeof TrainerConfig>;
 
 /** Validates a trainer config; the error names every bad field. */
 export function parseTrainerConfig(input: unknown): TrainerConfig {
-  const r = TrainerConfig.safeParse(input);
-  if (!r.success) throw new Error(`invalid trainer config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
+  return parseOrThrow(TrainerConfig, input, 'trainer config');
 }
 
 export class NonFiniteLossError extends Error {

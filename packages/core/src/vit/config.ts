@@ -1,5 +1,6 @@
 // ViT shape configuration (validated with zod) and named presets.
 import { z } from 'zod';
+import { parseOrThrow } from '../util/config.js';
 
 export const VitConfig = z
   .object({
@@ -52,11 +53,7 @@ export function vitConfig(preset: VitPresetName, overrides: Partial<VitConfigInp
 
 /** Validate a ViT config; the error names every bad field. */
 export function parseVitConfig(input: unknown): VitConfig {
-  const r = VitConfig.safeParse(input);
-  if (!r.success) {
-    throw new Error(`invalid ViT config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return r.data;
+  return parseOrThrow(VitConfig, input, 'ViT config');
 }
 
 export function gridSize(c: VitConfig): number {

@@ -1,7 +1,7 @@
 // stopGradient: the identity in the forward pass, a zero gradient in the backward pass (torch's
-// `.detach()` / the reference's `torch.no_grad()` around the teacher and the codebook). The trainer
-// never differentiates with respect to frozen variables anyway; this makes the teacher's targets and
-// the codebook read by the prototype generators constants for any caller that would.
+// `.detach()` / `torch.no_grad()`) for teachers, momentum branches, codebooks and queues. The trainer
+// never differentiates with respect to frozen variables anyway; this makes such targets constants for
+// any caller that would.
 import * as tf from '@tensorflow/tfjs-core';
 
 export function stopGradient<T extends tf.Tensor>(x: T): T {
