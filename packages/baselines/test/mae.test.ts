@@ -8,6 +8,7 @@ import {
   createMaeDecoder, mae, maeDecoderForward, maeDecoderInput, maePatchLoss, normPixTargets, parseMaeConfig, type MaeConfigInput,
   type MaeDecoderConfig,
 } from '../src/index.js';
+import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -187,25 +188,13 @@ describe('training through the Trainer', () => {
   };
 
   it('does not leak tensors across steps', async () => {
-    const { trainer, objective } = makeTrainer({ budget: '20steps' });
-    await trainer.run({ limit: 2 });
-    const after2 = tf.memory().numTensors;
-    await trainer.run({ limit: 18 });
-    expect(tf.memory().numTensors).toBe(after2);
-    trainer.dispose();
-    objective.dispose();
+    await expectNoTensorLeak(makeTrainer);
   });
 
   it('lowers the loss over 30 steps on procedural images', async () => {
-    const { trainer, objective } = makeTrainer({ budget: '30steps' });
-    const { losses } = await trainer.run();
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(losses).toHaveLength(30);
-    expect(losses.every(Number.isFinite)).toBe(true);
+    const losses = await shortRunLosses(makeTrainer, 30);
     // Weak: most of this early drop (about 1.8 -> 0.92) is the randomly initialised head learning the
     // scale of the normalised targets (predicting 0 everywhere scores 15/16 here).
     expect(mean(losses.slice(-5))).toBeLessThan(0.9 * mean(losses.slice(0, 5)));
-    trainer.dispose();
-    objective.dispose();
   });
 });

@@ -8,6 +8,7 @@ import {
   batchNorm, contrastiveLoss, createMlpHead, mlpHeadForward, mocov3, mocoV3Loss, MocoV3Objective, parseMocoV3Config,
   type MocoV3ConfigInput,
 } from '../src/index.js';
+import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -307,27 +308,15 @@ describe('training through the Trainer', () => {
   };
 
   it('does not leak tensors across steps', async () => {
-    const { trainer, objective } = makeTrainer({ budget: '20steps' });
-    await trainer.run({ limit: 2 });
-    const after2 = tf.memory().numTensors;
-    await trainer.run({ limit: 18 });
-    expect(tf.memory().numTensors).toBe(after2);
-    trainer.dispose();
-    objective.dispose();
+    await expectNoTensorLeak(makeTrainer);
   });
 
   it('lowers the loss over 30 steps on procedural images', async () => {
-    const { trainer, objective } = makeTrainer({ budget: '30steps' });
-    const { losses } = await trainer.run();
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(losses).toHaveLength(30);
-    expect(losses.every(Number.isFinite)).toBe(true);
+    const losses = await shortRunLosses(makeTrainer, 30);
     // Weak: fresh crops every step at batch 16 make single losses swing by +-0.3, so only 10-step
     // means are compared (about 2.59 -> 2.35 here; chance is 2 * log(16) * 2T = 2.22 and a randomly
     // initialised head starts above it). Instance discrimination of 96 images can fall on easy cues
     // (brightness, blob position): this shows the loop learns, not that the features are good.
     expect(mean(losses.slice(-10))).toBeLessThan(0.95 * mean(losses.slice(0, 10)));
-    trainer.dispose();
-    objective.dispose();
   });
 });
