@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', ...(existsSync('tests/vitest.config.ts') ? ['tests'] : [])],
+    // The CLI's tests are the end-to-end ones in tests/ (packages/cli has none of its own).
+    projects: ['packages/core', 'packages/moca', 'packages/baselines', ...(existsSync('tests/vitest.config.ts') ? ['tests'] : [])],
   },
 });
