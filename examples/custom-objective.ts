@@ -24,7 +24,7 @@ import {
   simpleCropFlip,
   splitDecay,
   Trainer,
-  vitConfig,
+  vitConfigForImages,
   vitForward,
   xavierUniform,
   type ObjectiveDefinition,
@@ -47,7 +47,7 @@ export const maskedRegression: ObjectiveDefinition<typeof Config> = {
   presets: { 'fashion-mnist': { backbone: 'vit-tiny/4' } },
   trainerPresets: { 'fashion-mnist': { lr: 1e-3, batchSize: 64 } },
   create(config, { imageShape, rng }) {
-    const vc = vitConfig(config.backbone, { imageSize: imageShape[0], inChannels: imageShape[2], ...(config.depth && { depth: config.depth }) });
+    const vc = vitConfigForImages(config.backbone, config.depth ? { depth: config.depth } : {}, imageShape, 'masked-regression');
     const student = createVit(vc, rng, 'student');
     const teacher = new EmaTeacher(student.params);
     const d = vc.embedDim;

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   blockParamShapes, createVit, layerNorm, linear, makeVariable, param, patchify, randomTokenMask, restoreTokens,
-  simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, VitConfig, vitConfig, vitForward, vitPresets,
+  simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
   xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, type VitPresetName, parseOrThrow,
 } from '@maskedssl/core';
 
@@ -166,9 +166,8 @@ export const mae: ObjectiveDefinition<typeof MaeConfig> = {
   // minutes-long runs (its 1.5e-4 * batch / 256 rule is tuned for 800 epochs), same batch size.
   trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.05, weightDecay: 0.05, betas: [0.9, 0.95] } },
   create(config, ctx) {
-    const [h, w, ch] = ctx.imageShape;
-    if (h !== w) throw new Error(`mae: images must be square, got ${h}x${w}`);
-    const enc = vitConfig(config.backbone, { ...config.backboneOverrides, imageSize: h, inChannels: ch });
+    const [h, , ch] = ctx.imageShape;
+    const enc = vitConfigForImages(config.backbone, config.backboneOverrides, ctx.imageShape, 'mae');
     const grid = h / enc.patchSize;
     const n = grid * grid;
     const patchDim = enc.patchSize ** 2 * ch;

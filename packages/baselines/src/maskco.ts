@@ -54,7 +54,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   blockParamShapes, colorJitter, cosineMomentum, createVit, EmaTeacher, horizontalFlip, layerNorm, linear, makeVariable, param,
-  randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfig, vitForward, vitPresets,
+  randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
   xavierUniform, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng,
   type StepInfo, type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
 } from '@maskedssl/core';
@@ -252,10 +252,9 @@ export class MaskCoObjective implements Objective {
     context: ObjectiveContext,
   ) {
     const c = config;
-    const [h, w, ch] = context.imageShape;
-    if (h !== w) throw new Error(`maskco: images must be square, got ${h}x${w}`);
+    const [h, , ch] = context.imageShape;
     if (ch !== 1 && ch !== 3) throw new Error(`maskco: MoCo v2's augmentation needs 1- or 3-channel images, got ${ch}`);
-    this.vit = vitConfig(c.backbone, { ...c.backboneOverrides, imageSize: h, inChannels: ch });
+    this.vit = vitConfigForImages(c.backbone, c.backboneOverrides, context.imageShape, 'maskco');
     this.grid = h / this.vit.patchSize;
     this.regionSize = c.regionSize ?? defaultRegionSize(this.grid);
     if (this.regionSize[1] > this.grid) throw new Error(`maskco: regionSize: ${this.regionSize[1]} tokens exceed the ${this.grid}x${this.grid} token grid`);

@@ -27,7 +27,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfig, vitFeatures, vitForward,
+  asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfigForImages, vitFeatures, vitForward,
   vitPresets, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
   type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
 } from '@maskedssl/core';
@@ -189,10 +189,9 @@ export class MocoV3Objective implements Objective {
     context: ObjectiveContext,
   ) {
     const c = config;
-    const [h, w, ch] = context.imageShape;
-    if (h !== w) throw new Error(`mocov3: images must be square, got ${h}x${w}`);
+    const ch = context.imageShape[2];
     if (context.batchSize < 2) throw new Error(`mocov3: batch size ${context.batchSize}: needs >= 2 images (batch-norm statistics, negatives)`);
-    this.vit = vitConfig(c.backbone, { ...c.backboneOverrides, imageSize: h, inChannels: ch });
+    this.vit = vitConfigForImages(c.backbone, c.backboneOverrides, context.imageShape, 'mocov3');
     const { view1, view2 } = asymmetricPair({ channels: ch, scale: [c.cropMinScale, 1] });
     this.views = [view1, view2] as const;
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { countParams } from '../src/nn/params.js';
-import { parseVitConfig, vitConfig } from '../src/vit/config.js';
+import { parseVitConfig, vitConfig, vitConfigForImages } from '../src/vit/config.js';
 import { patchify, unpatchify } from '../src/vit/patchify.js';
 import { sinCos2dPosEmbed } from '../src/vit/pos-embed.js';
 import { createVit, embedPatches, vitForward, vitFeatures } from '../src/vit/vit.js';
@@ -63,6 +63,13 @@ describe('config', () => {
     expect(vitConfig('vit-tiny/4', { imageSize: 32, inChannels: 3 }).imageSize).toBe(32);
     expect(vitConfig('vit-base/16').embedDim).toBe(768);
     Object.values(tiny.params).forEach((v) => v.dispose());
+  });
+
+  it('shapes a preset to the training images, refusing non-square ones', () => {
+    const c = vitConfigForImages('vit-tiny/4', { depth: 2 }, [32, 32, 3], 'm');
+    expect([c.imageSize, c.inChannels, c.depth, c.embedDim]).toEqual([32, 3, 2, 192]);
+    expect(() => vitConfigForImages('vit-tiny/4', {}, [28, 32, 1], 'mymethod')).toThrow(/^mymethod: images must be square, got 28x32$/);
+    expect(() => vitConfigForImages('vit-tiny/4', {}, [30, 30, 1], 'm')).toThrow(/patchSize: imageSize 30 is not divisible by patchSize 4/);
   });
 
   it('names the bad fields', () => {

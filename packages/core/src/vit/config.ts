@@ -51,6 +51,21 @@ export function vitConfig(preset: VitPresetName, overrides: Partial<VitConfigInp
   return parseVitConfig({ ...base, ...overrides });
 }
 
+/**
+ * A preset shaped to the training images ([H, W, C] from ObjectiveContext.imageShape): imageSize and
+ * inChannels come from the images, other fields from `overrides`. `owner` names the caller in errors.
+ */
+export function vitConfigForImages(
+  preset: VitPresetName,
+  overrides: Partial<VitConfigInput>,
+  imageShape: readonly [number, number, number],
+  owner: string,
+): VitConfig {
+  const [h, w, ch] = imageShape;
+  if (h !== w) throw new Error(`${owner}: images must be square, got ${h}x${w}`);
+  return vitConfig(preset, { ...overrides, imageSize: h, inChannels: ch });
+}
+
 /** Validate a ViT config; the error names every bad field. */
 export function parseVitConfig(input: unknown): VitConfig {
   return parseOrThrow(VitConfig, input, 'ViT config');
