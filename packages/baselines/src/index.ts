@@ -2,3 +2,6 @@
 export * from './mae.js';
 export * from './mocov3.js';
 export * from './maskco.js';
+export * from './simmim.js';
+export * from './mfm.js';
+export * from './moma.js';

@@ -1,0 +1,484 @@
+// MOMA: "MOMA: Distill from Self-Supervised Teachers" (Yao, Desai & Palaniswami, arXiv 2302.02089,
+// 2023). Only the abstract and a secondary summary could be read: no paper body and no official code
+// (see ../shared/reference/moma.md). What they fix: pre-trained MoCo and/or MAE models are frozen
+// teachers; the teacher sees the original input and the student a heavily masked one; the student's
+// *projected* representation is aligned with the teacher's *normalised* one; three set-ups: (1) MoCo
+// teacher -> MAE-initialised student, (2) MAE teacher -> MoCo-initialised student, (3) both teachers ->
+// a randomly initialised student. The rest follows the closest precedents (Feature Distillation's
+// LayerNorm target and SmoothL1 loss, DMAE's visible-token distillation) as moma.md recommends:
+//   one view per image (MAE's crop 0.2-1 + flip), the same pixels for teachers and student;
+//   teacher(s): frozen ViTs run on every token; their final-LN tokens Y_T [B, 1+L, D_T] are
+//     normalised per token by a LayerNorm without affine parameters (eps 1e-6);
+//   student: random uniform masking, MAE-style dropping (only the K = max(2, floor(L (1 - r))) visible
+//     tokens and CLS enter the encoder) -> final-LN tokens Z_S [B, 1+K, D_S];
+//   one lightweight projector per teacher: a per-token Linear(D_S -> D_T) with bias (kept when
+//     D_S = D_T: the student side is "projected");
+//   loss: L = sum_T w_T * mean over tokens and channels of SmoothL1_beta=2(P_T(Z_S), LN0(Y_T)[idx]),
+//     idx = [CLS, the student's visible positions] (`target`), w_T = 1; no EMA, queue or negatives.
+// Unknowns and our choices (moma.md's [I]): the teacher layer and tokens (final LN; `target` 'cls',
+// 'visible' or 'cls+visible', default the last); the normaliser (`targetNorm` 'layernorm', or 'l2');
+// the projector (`projector` 'linear', or a 2-layer GELU 'mlp'); the loss (`loss` 'smooth-l1' with
+// `smoothL1Beta` 2, or 'mse', or 'cosine' for l2 targets); the mask ratio ("extremely high": 0.9 by
+// default, 0.75 for 7x7 tokens in the fashion-mnist preset); random uniform masks only (no block
+// masks); the student's architecture (any width and depth; its patch grid and image size must be the
+// teachers'); the optimiser and schedule (moma.md's AdamW 0.9/0.95, wd 0.05 with no decay on norms,
+// biases and tokens, 10% warmup + cosine; its lr rule 1.5e-4 * batch / 256 replaced by the 1e-3 the
+// other presets use for minutes-long runs); epochs and evaluation protocol (none readable).
+//
+// Teachers and the student's initialisation come from our checkpoints (`teachers[i].checkpoint`,
+// `studentInit`: a checkpoint folder, a folder of them or a run folder, as loadCheckpoint takes). The
+// method that wrote a checkpoint is rebuilt through the registry (it must be registered, as the CLI
+// registers every shipped method) and its backbone() is what we take: MoCo v3's base (query) encoder
+// without its projector, predictor and momentum copy; MAE's encoder with its final norm, without the
+// decoder. Any registered method's checkpoint works (a MOMA student can teach in turn).
+// Sync loading: ObjectiveDefinition.create is synchronous and core has no async preparation step, while
+// core's loadCheckpoint is async. create() therefore reads checkpoints with a synchronous file read
+// (readCheckpointSync below), which verifies them as loadCheckpoint does (format, SHA-256, tensor list),
+// and rebuilds the method as objectiveFromCheckpoint does; `create` stays sync, so the CLI,
+// objectiveFromCheckpoint and --resume work unchanged. (readCheckpointSync belongs in core, next to
+// loadCheckpoint, as `loadCheckpointSync`; it lives here so that core stays untouched.)
+// No gradient into teachers: their variables are frozen copies (trainable = false, never in
+// paramGroups()), and their forward runs as the forward function of a custom-gradient op whose only
+// input is the view (withoutGradient): tfjs records nothing while a kernel's forward runs, so the
+// teachers' variables never reach the gradient tape (tf.grads gives them no entry, not a zero) and
+// the tape keeps none of their activations (torch.no_grad()).
+// Variables: the teachers are NOT in variables(), so checkpoints hold the student, the projectors and
+// their AdamW moments only. Saving the teachers would not make a checkpoint self-contained anyway:
+// create() needs the teachers' checkpoints to know their methods and shapes before any value is
+// restored; and teachers are often larger than the (compact) student and would be copied into every
+// checkpoint of the run. What a checkpoint records instead (getState) is which teacher checkpoint
+// folders and tensors (SHA-256) the run was trained with; when a restored run finds other teachers at
+// the configured paths (e.g. a teacher run that went on training), loss() refuses to train, naming
+// the path, while backbone() (evaluation, export) still works: the student needs no teacher. So a MOMA
+// checkpoint is rebuilt (maskedssl eval, --resume) with its teachers' and student-init checkpoints
+// still at their paths (the student-init values are read, then overwritten by the restored ones).
+// Errors at create(): a missing or unreadable checkpoint, a teacher whose image size, channels or
+// patch grid differ from the student's, a student-init backbone that differs from the configured
+// student (shape fields and numHeads, eps): one line each, naming the config field, the path and the
+// mismatch.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import {
+  assignVariables, cloneAsFrozen, createVit, decodeSafetensors, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
+  param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, vitPresets,
+  xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  type ParamTree, type StepInfo, type VariableTree, type VitPresetName,
+} from '@maskedssl/core';
+
+const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
+const BackboneOverrides = z
+  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
+  .partial()
+  .strict();
+
+export const MomaTeacherConfig = z
+  .object({
+    /** A maskedssl checkpoint folder, a folder of them or a run folder (the newest checkpoint). */
+    checkpoint: z.string().min(1),
+    /** lambda_T: this teacher's weight in the summed loss. */
+    weight: z.number().positive().default(1),
+  })
+  .strict();
+
+export const MomaConfig = z
+  .object({
+    /** Frozen teachers: one for set-ups (1) and (2), a MoCo v3 and an MAE one for set-up (3). */
+    teachers: z.array(MomaTeacherConfig).default([]),
+    /** 'random' (our ViT init), or a checkpoint whose backbone initialises the student (its shapes must be the student's). */
+    studentInit: z.string().min(1).default('random'),
+    /** Student preset ("compact" students are allowed: any width and depth); image size and channels come from the data. */
+    backbone: z.enum(presetNames).default('vit-small/16'),
+    backboneOverrides: BackboneOverrides.default({}),
+    /** Fraction of patches the student does not see ("extremely high"; moma.md: 0.9 at 14x14 tokens, 0.75 at 7x7). */
+    maskRatio: z.number().gt(0).lt(1).default(0.9),
+    /** Tokens distilled: the class token, the student's visible patches, or both. */
+    target: z.enum(['cls', 'visible', 'cls+visible']).default('cls+visible'),
+    /** Per-token normalisation of the teacher's tokens: LayerNorm without affine (eps 1e-6), or unit L2 norm. */
+    targetNorm: z.enum(['layernorm', 'l2']).default('layernorm'),
+    /** Per-token projector of the student, one per teacher: Linear(D_S -> D_T), or Linear -> GELU -> Linear. */
+    projector: z.enum(['linear', 'mlp']).default('linear'),
+    /** Hidden width of the 'mlp' projector. */
+    projectorHiddenDim: z.number().int().positive().default(2048),
+    /** Distance between projected student and normalised teacher tokens, averaged over tokens and channels. */
+    loss: z.enum(['smooth-l1', 'mse', 'cosine']).default('smooth-l1'),
+    /** beta of the SmoothL1 loss (Feature Distillation's 2). */
+    smoothL1Beta: z.number().positive().default(2),
+    /** Smallest crop area fraction of the view (MAE's 0.2). */
+    cropMinScale: z.number().gt(0).max(1).default(0.2),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.teachers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['teachers'], message: 'MOMA needs at least one teacher checkpoint, e.g. [{"checkpoint": "runs/mocov3"}]' });
+    }
+    // The student's own rules (imageSize stands in for the data's until create()).
+    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
+    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
+      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
+    }
+  });
+export type MomaConfig = z.output<typeof MomaConfig>;
+export type MomaConfigInput = z.input<typeof MomaConfig>;
+export type MomaTarget = MomaConfig['target'];
+export type MomaTargetNorm = MomaConfig['targetNorm'];
+export type MomaLossKind = MomaConfig['loss'];
+
+/** Validates a MOMA config and fills defaults; the error names every bad field. */
+export function parseMomaConfig(input: unknown): MomaConfig {
+  return parseOrThrow(MomaConfig, input, 'moma config');
+}
+
+/** Visible patches of the student for L patches at mask ratio r: max(2, floor(L (1 - r))), at most L. */
+export function momaKeepCount(numTokens: number, maskRatio: number): number {
+  return Math.min(numTokens, Math.max(2, Math.floor(numTokens * (1 - maskRatio))));
+}
+
+/** Per-token normalisation over the last axis: LayerNorm without affine (biased variance), or x / max(|x|, 1e-12). A new tensor. */
+export function normalizeTokens(x: tf.Tensor, kind: MomaTargetNorm, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => {
+    if (kind === 'l2') return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12));
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  });
+}
+
+/**
+ * The targets of one teacher: its final tokens [B, 1 + L, D] (CLS first) at the `target` positions
+ * (CLS; the patches at `keep` [B, K], the student's visible positions, in keep order; or CLS then
+ * those), normalised per token -> [B, T', D]. A new tensor.
+ */
+export function momaTargets(teacherTokens: tf.Tensor3D, keep: tf.Tensor2D, target: MomaTarget, norm: MomaTargetNorm): tf.Tensor3D {
+  const [b, t, d] = teacherTokens.shape;
+  return tf.tidy(() => {
+    const parts: tf.Tensor3D[] = [];
+    if (target !== 'visible') parts.push(tf.slice(teacherTokens, [0, 0, 0], [b, 1, d]));
+    if (target !== 'cls') parts.push(gatherTokens(tf.slice(teacherTokens, [0, 1, 0], [b, t - 1, d]), keep));
+    return normalizeTokens(parts.length === 1 ? parts[0]! : tf.concat(parts, 1), norm) as tf.Tensor3D;
+  });
+}
+
+/** The student's tokens [B, 1 + K, D] (CLS, then the visible patches in keep order) at the `target` positions -> [B, T', D]. */
+export function momaStudentTokens(studentTokens: tf.Tensor3D, target: MomaTarget): tf.Tensor3D {
+  const [b, t, d] = studentTokens.shape;
+  if (target === 'cls+visible') return studentTokens.clone();
+  return target === 'cls' ? tf.slice(studentTokens, [0, 0, 0], [b, 1, d]) : tf.slice(studentTokens, [0, 1, 0], [b, t - 1, d]);
+}
+
+/**
+ * Distance between predictions and targets [..., D], a new scalar: 'smooth-l1' is torch's
+ * SmoothL1Loss(beta) (0.5 d^2 / beta where |d| < beta, else |d| - beta / 2) and 'mse' the squared
+ * error, both averaged over every element; 'cosine' is 1 - cos(pred, target) averaged over tokens.
+ */
+export function distillLoss(pred: tf.Tensor, target: tf.Tensor, kind: MomaLossKind, beta = 2): tf.Scalar {
+  if (pred.shape.join() !== target.shape.join()) throw new Error(`distillLoss: pred [${pred.shape}] and target [${target.shape}] differ`);
+  return tf.tidy(() => {
+    if (kind === 'cosine') return tf.sub(1, tf.mean(tf.sum(tf.mul(normalizeTokens(pred, 'l2'), normalizeTokens(target, 'l2')), -1))) as tf.Scalar;
+    const d = tf.sub(pred, target);
+    if (kind === 'mse') return tf.mean(tf.square(d)) as tf.Scalar;
+    // Huber form of SmoothL1: with q = min(|d|, beta), 0.5 q^2 / beta + (|d| - q).
+    const a = tf.abs(d);
+    const q = tf.minimum(a, beta);
+    return tf.mean(tf.add(tf.div(tf.mul(tf.square(q), 0.5), beta), tf.sub(a, q))) as tf.Scalar;
+  });
+}
+
+/**
+ * `fn()` computed with no gradient into anything it reads: it runs as the forward function of a
+ * custom-gradient op whose only input is `input` (gradient zero), and tfjs records no op on the tape
+ * while a kernel's forward runs. Variables read by `fn` are therefore not connected to any loss.
+ */
+export function withoutGradient<T extends tf.Tensor>(input: tf.Tensor, fn: () => T): T {
+  const shape = input.shape;
+  const op = tf.customGrad(() => ({ value: fn(), gradFunc: () => tf.zeros(shape) }));
+  return op(input) as T;
+}
+
+// ---- Checkpoints, read synchronously (see the header) ----
+
+const STEP_DIR = /^step-\d{8}$/;
+const CheckpointFiles = z.object({
+  format: z.literal('maskedssl-checkpoint'),
+  version: z.literal(1),
+  step: z.number().int().nonnegative(),
+  tensorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  tensorShapes: z.record(z.string(), z.array(z.number().int().nonnegative())),
+  state: z.record(z.string(), z.unknown()),
+});
+
+/** Runs `f`, turning what it throws into `fail(message)`. */
+function attempt<T>(f: () => T, fail: (reason: string) => never): T {
+  try {
+    return f();
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+/** The newest `step-XXXXXXXX` folder for `path` (itself, in it, or in its checkpoints/), as loadCheckpoint resolves it. */
+function checkpointFolder(path: string): string | undefined {
+  if (STEP_DIR.test(basename(path))) return path;
+  for (const where of [path, join(path, 'checkpoints')]) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(where);
+    } catch {
+      continue; // not a folder
+    }
+    const steps = names.filter((n) => STEP_DIR.test(n)).sort();
+    if (steps.length > 0) return join(where, steps[steps.length - 1]!);
+  }
+  return undefined;
+}
+
+/** loadCheckpoint's folder resolution, format and hash checks, with synchronous reads. Throws `fail(reason)`. */
+function readCheckpointSync(path: string, fail: (reason: string) => never): LoadedCheckpoint & { tensorsSha256: string } {
+  if (!existsSync(path)) fail('no such file or folder');
+  const dir = checkpointFolder(path) ?? fail('no checkpoint folder (step-XXXXXXXX) there or in its checkpoints/');
+  const read = (name: string): Buffer => {
+    try {
+      return readFileSync(join(dir, name));
+    } catch (e) {
+      return fail(`cannot read ${join(dir, name)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  const json: unknown = attempt(() => JSON.parse(read('state.json').toString('utf8')), (m) => fail(`${dir}/state.json is not valid JSON (${m})`));
+  const files = CheckpointFiles.safeParse(json);
+  if (!files.success) return fail(`${dir} is not a maskedssl checkpoint (${files.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  const bytes = read('tensors.safetensors');
+  if (createHash('sha256').update(bytes).digest('hex') !== files.data.tensorsSha256) fail(`${dir}/tensors.safetensors does not match its recorded hash (corrupt or modified)`);
+  const decoded = attempt(() => decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, 'tensors.safetensors')), fail);
+  for (const name of new Set([...Object.keys(files.data.tensorShapes), ...Object.keys(decoded.tensors)])) {
+    if (files.data.tensorShapes[name]?.join() !== decoded.tensors[name]?.shape.join()) fail(`${dir}: tensor '${name}' differs from the list in its state.json`);
+  }
+  return { path: dir, step: files.data.step, tensors: decoded.tensors, state: files.data.state, tensorsSha256: files.data.tensorsSha256 };
+}
+
+/** Where a backbone came from: what getState records. */
+export interface CheckpointSource {
+  /** The method that wrote it (e.g. 'mocov3'). */
+  method: string;
+  /** The checkpoint folder read (a run folder resolves to its newest checkpoint). */
+  checkpoint: string;
+  tensorsSha256: string;
+}
+
+/**
+ * Rebuilds the method of the checkpoint at `path` with its trained values (objectiveFromCheckpoint,
+ * synchronously), passes its backbone to `use`, then disposes it. Errors read `moma: <field> <path>: ...`.
+ */
+function withCheckpointBackbone<T>(path: string, field: string, use: (source: CheckpointSource, config: VitConfig, params: ParamTree) => T): T {
+  const fail: (reason: string) => never = (reason) => {
+    throw new Error(`moma: ${field} ${path}: ${reason}`);
+  };
+  const ckpt = readCheckpointSync(path, fail);
+  const run = RunInfo.safeParse(ckpt.state.run);
+  if (!run.success) return fail(`${ckpt.path} does not record its run (method, config, image shape); was it written by 'maskedssl pretrain'?`);
+  const { method, methodConfig, imageShape, batchSize } = run.data;
+  const def = attempt(() => getObjective(method), (m) => fail(`written by ${m}`));
+  const config = def.configSchema.safeParse(methodConfig);
+  if (!config.success) return fail(`its ${method} config no longer validates (${config.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  const objective = attempt(() => def.create(config.data, { imageShape, batchSize, rng: new Rng(0) }), fail);
+  try {
+    attempt(() => assignVariables(objective.variables(), ckpt), fail);
+    const { config: vit, params } = objective.backbone();
+    return use({ method, checkpoint: ckpt.path, tensorsSha256: ckpt.tensorsSha256 }, vit, params);
+  } finally {
+    objective.dispose();
+  }
+}
+
+const describeGrid = (c: VitConfig) => `${c.imageSize}x${c.imageSize}x${c.inChannels} images as ${gridSize(c)}x${gridSize(c)} patches of ${c.patchSize}x${c.patchSize}`;
+
+/** A frozen teacher: its backbone's config and frozen copies of its parameters (timm names). */
+export interface MomaTeacher extends CheckpointSource {
+  weight: number;
+  config: VitConfig;
+  params: VariableTree;
+}
+
+export class MomaObjective implements Objective {
+  readonly name = 'moma';
+  readonly views;
+  /** The student's ViT. */
+  readonly vit: VitConfig;
+  /** The student's parameters (timm names): what backbone() returns. */
+  readonly student: VariableTree;
+  /** Where the student's initial values came from (null: random). */
+  readonly studentInit: CheckpointSource | null = null;
+  readonly teachers: MomaTeacher[] = [];
+  /** One per teacher: `projectors.<i>.{weight,bias}` ('linear') or `projectors.<i>.fc{1,2}.{weight,bias}` ('mlp'). */
+  readonly projectors: VariableTree[] = [];
+  /** L patches, of which the student sees K. */
+  readonly numPatches: number;
+  readonly keepCount: number;
+  /** Set by setState when the configured teachers are not those the restored run was trained with. */
+  private staleTeachers: string | null = null;
+
+  constructor(
+    readonly config: MomaConfig,
+    context: ObjectiveContext,
+  ) {
+    const c = config;
+    if (c.teachers.length === 0) throw new Error('moma: teachers: MOMA needs at least one teacher checkpoint');
+    this.vit = vitConfigForImages(c.backbone, c.backboneOverrides, context.imageShape, 'moma');
+    this.numPatches = numPatches(this.vit);
+    this.keepCount = momaKeepCount(this.numPatches, c.maskRatio);
+    if (this.keepCount >= this.numPatches) throw new Error(`moma: maskRatio ${c.maskRatio} masks no patch of ${this.numPatches}`);
+    this.views = [simpleCropFlip({ channels: context.imageShape[2], scale: [c.cropMinScale, 1] })] as const;
+    this.student = createVit(this.vit, context.rng, 'moma-student').params;
+    try {
+      c.teachers.forEach((t, i) => {
+        const field = `teachers[${i}].checkpoint`;
+        this.teachers.push(
+          withCheckpointBackbone(t.checkpoint, field, (source, vit, params) => {
+            if (vit.imageSize !== this.vit.imageSize || vit.inChannels !== this.vit.inChannels || vit.patchSize !== this.vit.patchSize) {
+              throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone takes ${describeGrid(vit)}, the student ${describeGrid(this.vit)}`);
+            }
+            if (!vit.classToken) throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone has no class token`);
+            return { ...source, weight: t.weight, config: vit, params: cloneAsFrozen(`moma-teacher${i}`, params) };
+          }),
+        );
+      });
+      if (c.studentInit !== 'random') this.studentInit = withCheckpointBackbone(c.studentInit, 'studentInit', (source, vit, params) => this.initStudent(source, vit, params));
+      this.teachers.forEach((t, i) => this.projectors.push(this.createProjector(i, t.config.embedDim, context.rng)));
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** Copies a checkpoint's backbone into the student, refusing one that is not the student's architecture. */
+  private initStudent(source: CheckpointSource, vit: VitConfig, params: ParamTree): CheckpointSource {
+    const keys = ['imageSize', 'inChannels', 'patchSize', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'classToken', 'layerNormEps'] as const;
+    const diff = keys.filter((k) => vit[k] !== this.vit[k]).map((k) => `${k} ${vit[k]} there, ${this.vit[k]} here`);
+    if (diff.length > 0) {
+      throw new Error(`moma: studentInit ${this.config.studentInit}: its ${source.method} backbone is not the student's (${diff.join('; ')}); set backbone/backboneOverrides to match it`);
+    }
+    tf.tidy(() => {
+      for (const [name, v] of Object.entries(this.student)) v.assign(param(params, name));
+    });
+    return source;
+  }
+
+  private createProjector(i: number, outDim: number, rng: Rng): VariableTree {
+    const d = this.vit.embedDim;
+    const mk = (name: string, shape: number[], values: Float32Array | 'zeros') => makeVariable('moma', `projectors.${i}.${name}`, shape, values);
+    if (this.config.projector === 'linear') {
+      return { [`projectors.${i}.weight`]: mk('weight', [d, outDim], xavierUniform(rng, d, outDim)), [`projectors.${i}.bias`]: mk('bias', [outDim], 'zeros') };
+    }
+    const h = this.config.projectorHiddenDim;
+    return {
+      [`projectors.${i}.fc1.weight`]: mk('fc1.weight', [d, h], xavierUniform(rng, d, h)),
+      [`projectors.${i}.fc1.bias`]: mk('fc1.bias', [h], 'zeros'),
+      [`projectors.${i}.fc2.weight`]: mk('fc2.weight', [h, outDim], xavierUniform(rng, h, outDim)),
+      [`projectors.${i}.fc2.bias`]: mk('fc2.bias', [outDim], 'zeros'),
+    };
+  }
+
+  /** Teacher i's projector on student tokens [B, T, D_S] -> [B, T, D_T]. */
+  project(i: number, tokens: tf.Tensor3D): tf.Tensor3D {
+    const p = this.projectors[i]!;
+    const pre = `projectors.${i}`;
+    return tf.tidy(() => {
+      if (this.config.projector === 'linear') return linear(tokens, param(p, `${pre}.weight`), param(p, `${pre}.bias`)) as tf.Tensor3D;
+      const hidden = gelu(linear(tokens, param(p, `${pre}.fc1.weight`), param(p, `${pre}.fc1.bias`)));
+      return linear(hidden, param(p, `${pre}.fc2.weight`), param(p, `${pre}.fc2.bias`)) as tf.Tensor3D;
+    });
+  }
+
+  /** Teacher i's normalised targets [B, T', D_T] of a view at the student's visible positions `keep`, with no gradient. */
+  teacherTargets(i: number, view: tf.Tensor4D, keep: tf.Tensor2D): tf.Tensor3D {
+    const t = this.teachers[i]!;
+    return withoutGradient(view, () => momaTargets(vitForward(t.config, t.params, view).tokens, keep, this.config.target, this.config.targetNorm));
+  }
+
+  /**
+   * The loss of a view given the student's visible patches `keep` [B, K] int32: sum over teachers of
+   * weight * distillLoss(projected student tokens, normalised teacher tokens), with each teacher's
+   * unweighted loss as metric `teacher<i>Loss`.
+   */
+  distill(view: tf.Tensor4D, keep: tf.Tensor2D): LossResult & { metrics: Record<string, tf.Scalar> } {
+    if (keep.shape[0] !== view.shape[0] || keep.shape[1] < 1) throw new Error(`moma: keep [${keep.shape}] for a batch of ${view.shape[0]}`);
+    const c = this.config;
+    const z = momaStudentTokens(vitForward(this.vit, this.student, view, { keep }).tokens, c.target);
+    const metrics: Record<string, tf.Scalar> = {};
+    let loss: tf.Scalar | null = null;
+    for (const [i, t] of this.teachers.entries()) {
+      const l = distillLoss(this.project(i, z), this.teacherTargets(i, view, keep), c.loss, c.smoothL1Beta);
+      metrics[`teacher${i}Loss`] = l;
+      const weighted = t.weight === 1 ? l : (tf.mul(l, t.weight) as tf.Scalar);
+      loss = loss ? (tf.add(loss, weighted) as tf.Scalar) : weighted;
+    }
+    return { loss: loss!, metrics };
+  }
+
+  paramGroups(): ParamGroup[] {
+    return splitDecay(this.variables());
+  }
+
+  /** The student (timm names) and the projectors; the teachers are not saved (see the header). */
+  variables(): VariableTree {
+    return Object.assign({}, this.student, ...this.projectors) as VariableTree;
+  }
+
+  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): LossResult {
+    if (views.length !== 1) throw new Error(`moma: loss expects 1 view, got ${views.length}`);
+    if (this.staleTeachers) throw new Error(this.staleTeachers);
+    const view = views[0]!;
+    const m = randomTokenMask(rng, view.shape[0], this.numPatches, { numMasked: this.numPatches - this.keepCount });
+    return this.distill(view, m.keep);
+  }
+
+  /** The student, the network MOMA trains and evaluates. */
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.student };
+  }
+
+  /** The teacher (and student-init) checkpoints this run uses; checked again by setState. */
+  getState(): Record<string, unknown> {
+    const src = ({ method, checkpoint, tensorsSha256 }: CheckpointSource) => ({ method, checkpoint, tensorsSha256 });
+    return { teachers: this.teachers.map(src), studentInit: this.studentInit ? src(this.studentInit) : 'random' };
+  }
+
+  /** On restore: if the configured paths now hold other teachers, training refuses (loss throws); evaluation still works. */
+  setState(state: Record<string, unknown>): void {
+    const saved = z.array(z.object({ checkpoint: z.string(), tensorsSha256: z.string() }).passthrough()).safeParse(state.teachers);
+    if (!saved.success) return;
+    this.staleTeachers = null;
+    if (saved.data.length !== this.teachers.length) {
+      this.staleTeachers = `moma: teachers: the run was trained with ${saved.data.length} teacher(s), the config has ${this.teachers.length}`;
+      return;
+    }
+    saved.data.forEach((s, i) => {
+      const t = this.teachers[i]!;
+      if (!this.staleTeachers && s.tensorsSha256 !== t.tensorsSha256) {
+        this.staleTeachers =
+          `moma: teachers[${i}].checkpoint ${this.config.teachers[i]!.checkpoint}: it now gives ${t.checkpoint} (tensors ${t.tensorsSha256.slice(0, 12)}), ` +
+          `not ${s.checkpoint} (${s.tensorsSha256.slice(0, 12)}) that this run was trained with; point it at that checkpoint to go on training`;
+      }
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([...Object.values(this.student), ...this.projectors.flatMap((p) => Object.values(p)), ...this.teachers.flatMap((t) => Object.values(t.params))]);
+  }
+}
+
+export const moma: ObjectiveDefinition<typeof MomaConfig> = {
+  name: 'moma',
+  summary: 'MOMA (Yao et al. 2023): a masked student regresses the normalised tokens of frozen MoCo v3 / MAE teachers through per-teacher projectors',
+  configSchema: MomaConfig,
+  presets: {
+    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the other presets, 12 of 49 patches visible. Set-up (3)
+    // with the run folders `maskedssl pretrain --method mocov3|mae --out runs/<method>` writes; for
+    // set-up (1): --set 'method.teachers=[{"checkpoint":"runs/mocov3"}]' --set method.studentInit=runs/mae.
+    'fashion-mnist': { backbone: 'vit-tiny/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }], studentInit: 'random' },
+  },
+  // moma.md's AdamW (0.9/0.95, wd 0.05, 10% warmup + cosine) at the lr and batch of the MAE preset
+  // (the 1.5e-4 * batch / 256 rule is tuned for hundreds of epochs).
+  trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.1, weightDecay: 0.05, betas: [0.9, 0.95] } },
+  create: (config, context) => new MomaObjective(config, context),
+};

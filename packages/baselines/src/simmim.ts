@@ -1,0 +1,125 @@
+// SimMIM: "SimMIM: A Simple Framework for Masked Image Modeling" (Xie et al., CVPR 2022; reference
+// microsoft/SimMIM, models/simmim.py and data/data_simmim.py), re-derived on the core primitives.
+// 60% of the patches of each image are replaced by one learned mask token (before the position
+// embedding); the FULL encoder (the backbone, with its CLS token) runs over every token; a linear head
+// (the reference's 1x1 convolution + PixelShuffle) maps each patch token to its p*p*C raw pixels; the
+// loss is the L1 distance to the pixels, averaged over the pixels of the masked patches only (the
+// reference's sum(|x - x_rec| * mask) / sum(mask) / C).
+// Init as the reference: mask token N(0, 0.02) truncated to +-0.02; the head keeps torch's Conv2d
+// default, U(+-1/sqrt(fan_in)) for weight and bias. The encoder is the shared ViT (createVit's init,
+// fixed sin-cos positions; no layer scale or relative position bias, unlike the reference's ViT).
+// Adaptations: the reference masks on a grid of mask patches (32 pixels) coarser than the model's
+// patches (16); at 28x28 with patch 4 the 7x7 token grid has no coarser grid that divides it, so the
+// mask is plain random token masking at ratio 0.6 (core's randomTokenMask: ceil(N * 0.6) masked, as
+// the reference's count), one permutation per sample from the run's Rng; views stay in [0, 1] and the
+// targets are raw pixels in [0, 1] (the reference predicts ImageNet-normalised pixels); image size
+// and channels come from the data.
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import {
+  createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, patchify, randomTokenMask, simpleCropFlip,
+  splitDecay, VitConfig, vitConfigForImages, vitForward, vitPresets, type ObjectiveDefinition, type ParamTree, type Rng,
+  type VariableTree, type VitPresetName,
+} from '@maskedssl/core';
+
+const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
+const BackboneOverrides = z
+  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
+  .partial()
+  .strict();
+
+export const SimMimConfig = z
+  .object({
+    /** Encoder preset; its image size and channels are replaced by the data's. */
+    backbone: z.enum(presetNames).default('vit-base/16'),
+    backboneOverrides: BackboneOverrides.default({}),
+    maskRatio: z.number().gt(0).lt(1).default(0.6),
+    /** Smallest crop area fraction of the view (the reference's RandomResizedCrop scale (0.67, 1)). */
+    cropMinScale: z.number().gt(0).max(1).default(0.67),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    // The encoder's own rules (imageSize stands in for the data's until create()).
+    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
+    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
+      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
+    }
+  });
+export type SimMimConfig = z.output<typeof SimMimConfig>;
+export type SimMimConfigInput = z.input<typeof SimMimConfig>;
+
+/** Validates a SimMIM config and fills defaults; the error names every bad field. */
+export function parseSimMimConfig(input: unknown): SimMimConfig {
+  return parseOrThrow(SimMimConfig, input, 'simmim config');
+}
+
+/** The prediction head, named as the reference's `decoder.0` (a 1x1 conv): [D] -> [p*p*C], torch's default init. */
+export function createSimMimHead(embedDim: number, patchDim: number, rng: Rng, owner = 'simmim'): VariableTree {
+  const bound = 1 / Math.sqrt(embedDim);
+  return {
+    'decoder.0.weight': makeVariable(owner, 'decoder.0.weight', [embedDim, patchDim], rng.uniformArray(embedDim * patchDim, -bound, bound)),
+    'decoder.0.bias': makeVariable(owner, 'decoder.0.bias', [patchDim], rng.uniformArray(patchDim, -bound, bound)),
+  };
+}
+
+/** Head forward: encoder tokens [B, 1 + N, D] (CLS first) -> [B, N, p*p*C] pixel predictions in token order. */
+export function simMimPredict(params: ParamTree, tokens: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, t, d] = tokens.shape;
+    const patches = tf.slice(tokens, [0, 1, 0], [b, t - 1, d]);
+    return linear(patches, param(params, 'decoder.0.weight'), param(params, 'decoder.0.bias')) as tf.Tensor3D;
+  });
+}
+
+/**
+ * SimMIM's loss: pred and target [B, N, p*p*C] (raw patchified pixels), mask [B, N] with 1 at masked
+ * patches. |pred - target| summed over the pixels of the masked patches / their number of pixel values.
+ * A new scalar.
+ */
+export function simMimPixelLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf.Tensor2D): tf.Scalar {
+  if (pred.shape.join() !== target.shape.join()) throw new Error(`simMimPixelLoss: pred [${pred.shape}] and target [${target.shape}] differ`);
+  if (mask.shape.join() !== pred.shape.slice(0, 2).join()) throw new Error(`simMimPixelLoss: mask [${mask.shape}] for pred [${pred.shape}]`);
+  return tf.tidy(() => {
+    const perPatch = tf.sum(tf.abs(tf.sub(pred, target)), -1);
+    return tf.div(tf.sum(tf.mul(perPatch, mask)), tf.mul(tf.sum(mask), pred.shape[2])) as tf.Scalar;
+  });
+}
+
+export const simmim: ObjectiveDefinition<typeof SimMimConfig> = {
+  name: 'simmim',
+  summary: 'SimMIM (Xie et al. 2022): mask tokens at 60% of the patches, the full encoder, a linear head regressing their raw pixels (L1)',
+  configSchema: SimMimConfig,
+  presets: {
+    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the MOCA and MAE presets, so a head-to-head compares
+    // like with like; SimMIM's head is the one linear layer, no decoder to size.
+    'fashion-mnist': { backbone: 'vit-tiny/4' },
+  },
+  // The reference's AdamW (betas 0.9/0.999, wd 0.05, clip 5) at MAE's lr, schedule and batch for
+  // minutes-long runs: its lr rule (1e-4 * batch / 512 for ViT-B over 800 epochs, a multistep decay)
+  // would give 1.25e-5 at batch 64 and barely move such a run.
+  trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.05, weightDecay: 0.05, betas: [0.9, 0.999], clipGradNorm: 5 } },
+  create(config, ctx) {
+    const [, , ch] = ctx.imageShape;
+    const enc = vitConfigForImages(config.backbone, config.backboneOverrides, ctx.imageShape, 'simmim');
+    const n = numPatches(enc);
+    if (maskedCount(n, config.maskRatio) < 1) throw new Error(`simmim: maskRatio ${config.maskRatio} masks no patch of ${n}`);
+    const encoder = createVit(enc, ctx.rng, 'simmim');
+    const d = enc.embedDim;
+    const maskToken = makeVariable('simmim', 'mask_token', [1, 1, d], ctx.rng.truncatedNormalArray(d, 0, 0.02, -0.02, 0.02));
+    const head = createSimMimHead(d, enc.patchSize ** 2 * ch, ctx.rng);
+    const all: VariableTree = { ...encoder.params, mask_token: maskToken, ...head };
+    return {
+      name: 'simmim',
+      views: [simpleCropFlip({ channels: ch, scale: [config.cropMinScale, 1] })],
+      paramGroups: () => splitDecay(all),
+      variables: () => all,
+      loss([view], _info, rng) {
+        const m = randomTokenMask(rng, view!.shape[0], n, config.maskRatio);
+        const tokens = vitForward(enc, encoder.params, view!, { mask: m.mask, maskToken }).tokens;
+        return { loss: simMimPixelLoss(simMimPredict(head, tokens), patchify(view!, enc.patchSize), m.mask) };
+      },
+      backbone: () => ({ config: enc, params: encoder.params }),
+      dispose: () => tf.dispose(Object.values(all)),
+    };
+  },
+};
