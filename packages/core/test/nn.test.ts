@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selfAttention } from '../src/nn/attention.js';
-import { blockParamShapes, transformerBlock } from '../src/nn/block.js';
-import { gelu } from '../src/nn/gelu.js';
+import { blockParamShapes, mlp, transformerBlock } from '../src/nn/block.js';
+import { erfcGate, gelu } from '../src/nn/gelu.js';
 import { layerNorm } from '../src/nn/layer-norm.js';
 import { linear } from '../src/nn/linear.js';
 import type { ParamTree } from '../src/nn/params.js';
@@ -88,6 +88,25 @@ describe('gradients against finite differences', () => {
   it('GELU', () => {
     const x = randomTensor(new Rng(1), [12], 1.5);
     const r = gradcheck((t) => weightedSum(gelu(t), 7), [x]);
+    expect(r.worstRel).toBeLessThan(tol);
+  });
+
+  it('the erfc gate a * erfc(a) behind GELU (custom gradient)', () => {
+    const a = tf.tensor(new Rng(11).uniformArray(16, -3, 3));
+    const r = gradcheck((t) => weightedSum(erfcGate(t), 12), [a]);
+    expect(r.checked).toBe(16);
+    expect(r.worstRel).toBeLessThan(tol);
+  });
+
+  it('an MLP (input, fc1 weight and bias, fc2 weight)', () => {
+    const rng = new Rng(13);
+    const p = randomBlockParams(rng, 4, 6);
+    const x = randomTensor(rng, [1, 3, 4]);
+    const r = gradcheck(
+      (t, w1, b1, w2) => weightedSum(mlp(t, { ...p, 'b.mlp.fc1.weight': w1, 'b.mlp.fc1.bias': b1, 'b.mlp.fc2.weight': w2 }, 'b.mlp'), 14),
+      [x, p['b.mlp.fc1.weight']!, p['b.mlp.fc1.bias']!, p['b.mlp.fc2.weight']!],
+    );
+    expect(r.checked).toBe(12 + 24 + 6 + 24);
     expect(r.worstRel).toBeLessThan(tol);
   });
 
