@@ -91,6 +91,18 @@ describe('gradients against finite differences', () => {
     expect(r.worstRel).toBeLessThan(tol);
   });
 
+  it('linear with and without bias (input, weight, bias; custom gradient)', () => {
+    const rng = new Rng(15);
+    const x = randomTensor(rng, [2, 3, 4]);
+    const w = randomTensor(rng, [4, 5], 0.5);
+    const b = randomTensor(rng, [5], 0.5);
+    const r = gradcheck((t, ww, bb) => weightedSum(linear(t, ww, bb), 16), [x, w, b]);
+    expect(r.checked).toBe(24 + 20 + 5);
+    expect(r.worstRel).toBeLessThan(tol);
+    const r2 = gradcheck((t, ww) => weightedSum(linear(t, ww), 17), [x, w]);
+    expect(r2.worstRel).toBeLessThan(tol);
+  });
+
   it('the erfc gate a * erfc(a) behind GELU (custom gradient)', () => {
     const a = tf.tensor(new Rng(11).uniformArray(16, -3, 3));
     const r = gradcheck((t) => weightedSum(erfcGate(t), 12), [a]);
@@ -120,7 +132,7 @@ describe('gradients against finite differences', () => {
     expect(r.worstRel).toBeLessThan(tol);
   });
 
-  it('self-attention (input and qkv weight)', () => {
+  it('self-attention (input, qkv weight and bias; custom gradient)', () => {
     const rng = new Rng(4);
     const d = 8;
     const p: ParamTree = {
@@ -131,9 +143,10 @@ describe('gradients against finite differences', () => {
     };
     const x = randomTensor(rng, [1, 4, d]);
     const r = gradcheck(
-      (t, w) => weightedSum(selfAttention(t as tf.Tensor3D, { ...p, 'a.qkv.weight': w }, 'a', 2), 9),
-      [x, p['a.qkv.weight']!],
+      (t, w, b) => weightedSum(selfAttention(t as tf.Tensor3D, { ...p, 'a.qkv.weight': w, 'a.qkv.bias': b }, 'a', 2), 9),
+      [x, p['a.qkv.weight']!, p['a.qkv.bias']!],
     );
+    expect(r.checked).toBe(32 + 192 + 24);
     expect(r.worstRel).toBeLessThan(tol);
   });
 
