@@ -6,9 +6,10 @@ import { readFileSync, rmSync } from 'node:fs';
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 
 let status = run('npx', ['nx', 'run-many', '-t', 'typecheck', 'lint', '--outputStyle=static']);
-// tests/ (cross-package) is not a package: check it here.
+// tests/ (cross-package) and bench/peers are not packages: check them here.
 if (status === 0) status = run('npx', ['tsc', '-p', 'tests/tsconfig.json', '--noEmit']);
-if (status === 0) status = run('npx', ['eslint', 'tests']);
+if (status === 0) status = run('npx', ['tsc', '-p', 'bench/peers/tsconfig.json', '--noEmit']);
+if (status === 0) status = run('npx', ['eslint', 'tests', 'bench']);
 if (status !== 0) {
   console.error('typecheck or lint failed');
   process.exit(status);

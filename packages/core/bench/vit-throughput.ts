@@ -8,14 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { availableBackends, BackendName, initBackend } from '../src/backend/init-backend.js';
-import { linear } from '../src/nn/linear.js';
-import { makeVariable, xavierUniform } from '../src/nn/params.js';
-import { AdamW } from '../src/optim/adamw.js';
-import { splitDecay } from '../src/optim/param-groups.js';
-import { valueAndGrads } from '../src/optim/value-and-grads.js';
-import { vitConfig } from '../src/vit/config.js';
-import { createVit, vitForward, vitFeatures } from '../src/vit/vit.js';
-import { Rng } from '../src/util/rng.js';
+import { makeVitStep } from './vit-step.js';
 
 const Args = z.object({
   backends: z.array(BackendName).optional(),
@@ -65,33 +58,10 @@ async function rate(fn: () => Promise<void>, seconds: number): Promise<{ perSec:
 
 async function measure(backend: BackendName, batch: number, seconds: number): Promise<Result> {
   await initBackend({ prefer: backend, log: null });
-  const config = vitConfig('vit-tiny/4');
-  const rng = new Rng(0);
-  const vit = createVit(config, rng);
-  const params = {
-    ...vit.params,
-    'head.weight': makeVariable('head', 'weight', [config.embedDim, 10], xavierUniform(rng, config.embedDim, 10)),
-    'head.bias': makeVariable('head', 'bias', [10], 'zeros'),
-  };
-  const optimizer = new AdamW(splitDecay(params));
-  const images = tf.tensor4d(rng.uniformArray(batch * 28 * 28), [batch, 28, 28, 1]);
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32'), 10);
-
-  const train = await rate(async () => {
-    const { value, grads } = valueAndGrads(() => {
-      const feats = vitFeatures(config, vitForward(config, params, images).tokens);
-      return tf.losses.softmaxCrossEntropy(labels, linear(feats, params['head.weight'], params['head.bias'])) as tf.Scalar;
-    }, params);
-    optimizer.step(grads, { lr: 1e-4, weightDecay: 0.05 });
-    tf.dispose(grads);
-    await value.data();
-    value.dispose();
-  }, seconds);
-  const infer = await rate(async () => {
-    const feats = tf.tidy(() => vitFeatures(config, vitForward(config, params, images).tokens));
-    await feats.data();
-    feats.dispose();
-  }, seconds / 2);
+  const step = makeVitStep(batch);
+  const train = await rate(step.train, seconds);
+  const infer = await rate(step.infer, seconds / 2);
+  step.dispose();
   return {
     backend,
     trainImgPerSec: train.perSec * batch,

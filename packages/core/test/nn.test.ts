@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selfAttention } from '../src/nn/attention.js';
-import { blockParamShapes, transformerBlock } from '../src/nn/block.js';
-import { gelu } from '../src/nn/gelu.js';
+import { blockParamShapes, mlp, transformerBlock } from '../src/nn/block.js';
+import { erfcGate, gelu } from '../src/nn/gelu.js';
 import { layerNorm } from '../src/nn/layer-norm.js';
 import { linear } from '../src/nn/linear.js';
 import type { ParamTree } from '../src/nn/params.js';
@@ -91,6 +91,37 @@ describe('gradients against finite differences', () => {
     expect(r.worstRel).toBeLessThan(tol);
   });
 
+  it('linear with and without bias (input, weight, bias; custom gradient)', () => {
+    const rng = new Rng(15);
+    const x = randomTensor(rng, [2, 3, 4]);
+    const w = randomTensor(rng, [4, 5], 0.5);
+    const b = randomTensor(rng, [5], 0.5);
+    const r = gradcheck((t, ww, bb) => weightedSum(linear(t, ww, bb), 16), [x, w, b]);
+    expect(r.checked).toBe(24 + 20 + 5);
+    expect(r.worstRel).toBeLessThan(tol);
+    const r2 = gradcheck((t, ww) => weightedSum(linear(t, ww), 17), [x, w]);
+    expect(r2.worstRel).toBeLessThan(tol);
+  });
+
+  it('the erfc gate a * erfc(a) behind GELU (custom gradient)', () => {
+    const a = tf.tensor(new Rng(11).uniformArray(16, -3, 3));
+    const r = gradcheck((t) => weightedSum(erfcGate(t), 12), [a]);
+    expect(r.checked).toBe(16);
+    expect(r.worstRel).toBeLessThan(tol);
+  });
+
+  it('an MLP (input, fc1 weight and bias, fc2 weight)', () => {
+    const rng = new Rng(13);
+    const p = randomBlockParams(rng, 4, 6);
+    const x = randomTensor(rng, [1, 3, 4]);
+    const r = gradcheck(
+      (t, w1, b1, w2) => weightedSum(mlp(t, { ...p, 'b.mlp.fc1.weight': w1, 'b.mlp.fc1.bias': b1, 'b.mlp.fc2.weight': w2 }, 'b.mlp'), 14),
+      [x, p['b.mlp.fc1.weight']!, p['b.mlp.fc1.bias']!, p['b.mlp.fc2.weight']!],
+    );
+    expect(r.checked).toBe(12 + 24 + 6 + 24);
+    expect(r.worstRel).toBeLessThan(tol);
+  });
+
   it('LayerNorm (input, scale, shift)', () => {
     const rng = new Rng(2);
     const x = randomTensor(rng, [3, 6]);
@@ -101,7 +132,7 @@ describe('gradients against finite differences', () => {
     expect(r.worstRel).toBeLessThan(tol);
   });
 
-  it('self-attention (input and qkv weight)', () => {
+  it('self-attention (input, qkv weight and bias; custom gradient)', () => {
     const rng = new Rng(4);
     const d = 8;
     const p: ParamTree = {
@@ -112,9 +143,10 @@ describe('gradients against finite differences', () => {
     };
     const x = randomTensor(rng, [1, 4, d]);
     const r = gradcheck(
-      (t, w) => weightedSum(selfAttention(t as tf.Tensor3D, { ...p, 'a.qkv.weight': w }, 'a', 2), 9),
-      [x, p['a.qkv.weight']!],
+      (t, w, b) => weightedSum(selfAttention(t as tf.Tensor3D, { ...p, 'a.qkv.weight': w, 'a.qkv.bias': b }, 'a', 2), 9),
+      [x, p['a.qkv.weight']!, p['a.qkv.bias']!],
     );
+    expect(r.checked).toBe(32 + 192 + 24);
     expect(r.worstRel).toBeLessThan(tol);
   });
 

@@ -1,15 +1,20 @@
 // Pre-norm transformer block as timm's `Block`: x + Attn(LN(x)), then x + MLP(LN(x)), MLP = fc1, GELU, fc2.
+// The MLP folds GELU's constants into the (small) weights: with c = -1/sqrt 2, fc1 run with c*W1, c*b1
+// gives a = c*z, GELU(z) = c * a * erfc(a) (gelu.ts), and that factor c goes into fc2's weight, so the
+// activation costs two elementwise ops on the [B, N, 4D] hidden tensor instead of five. Likewise each
+// norm's scale and shift are folded into the linear map after it: LN(x) W + c = xhat (diag(g) W) + (b W + c).
 import * as tf from '@tensorflow/tfjs-core';
 import { param, type ParamTree } from './params.js';
 import { selfAttention } from './attention.js';
-import { gelu } from './gelu.js';
-import { layerNorm } from './layer-norm.js';
+import { erfcGate } from './gelu.js';
+import { normalize } from './layer-norm.js';
 import { linear } from './linear.js';
 
 export function mlp(x: tf.Tensor, params: ParamTree, prefix: string): tf.Tensor {
   return tf.tidy(() => {
-    const h = gelu(linear(x, param(params, `${prefix}.fc1.weight`), param(params, `${prefix}.fc1.bias`)));
-    return linear(h, param(params, `${prefix}.fc2.weight`), param(params, `${prefix}.fc2.bias`));
+    const c = -Math.SQRT1_2;
+    const a = linear(x, tf.mul(param(params, `${prefix}.fc1.weight`), c), tf.mul(param(params, `${prefix}.fc1.bias`), c));
+    return linear(erfcGate(a), tf.mul(param(params, `${prefix}.fc2.weight`), c), param(params, `${prefix}.fc2.bias`));
   });
 }
 
@@ -22,11 +27,24 @@ export function transformerBlock(
   eps = 1e-6,
 ): tf.Tensor3D {
   return tf.tidy(() => {
-    const n1 = layerNorm(x, param(params, `${prefix}.norm1.weight`), param(params, `${prefix}.norm1.bias`), eps);
-    const h = tf.add(x, selfAttention(n1 as tf.Tensor3D, params, `${prefix}.attn`, numHeads));
-    const n2 = layerNorm(h, param(params, `${prefix}.norm2.weight`), param(params, `${prefix}.norm2.bias`), eps);
-    return tf.add(h, mlp(n2, params, `${prefix}.mlp`)) as tf.Tensor3D;
+    const attnParams = foldNorm(params, `${prefix}.norm1`, `${prefix}.attn.qkv`);
+    const h = tf.add(x, selfAttention(normalize(x, eps) as tf.Tensor3D, attnParams, `${prefix}.attn`, numHeads));
+    const mlpParams = foldNorm(params, `${prefix}.norm2`, `${prefix}.mlp.fc1`);
+    return tf.add(h, mlp(normalize(h, eps), mlpParams, `${prefix}.mlp`)) as tf.Tensor3D;
   });
+}
+
+/** `params` with the linear map `<linear>` replaced by LN `<norm>`'s scale and shift followed by it. */
+function foldNorm(params: ParamTree, norm: string, linear: string): ParamTree {
+  const g = param(params, `${norm}.weight`);
+  const b = param(params, `${norm}.bias`);
+  const w = param(params, `${linear}.weight`);
+  const c = param(params, `${linear}.bias`);
+  return {
+    ...params,
+    [`${linear}.weight`]: tf.mul(tf.reshape(g, [-1, 1]), w),
+    [`${linear}.bias`]: tf.add(tf.reshape(tf.matMul(tf.reshape(b, [1, -1]), w as tf.Tensor2D), [-1]), c),
+  };
 }
 
 /** Names and shapes of one block's parameters (initialised by vit/vit.ts). */
