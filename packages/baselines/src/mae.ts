@@ -17,21 +17,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   blockParamShapes, createVit, layerNorm, linear, makeVariable, param, patchify, randomTokenMask, restoreTokens,
-  simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
-  xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, type VitPresetName, parseOrThrow,
+  simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, vitConfigForImages, vitForward, xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, parseOrThrow,
+  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
-
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
 
 export const MaeConfig = z
   .object({
     /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(presetNames).default('vit-base/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-base/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     maskRatio: z.number().gt(0).lt(1).default(0.75),
     normPixLoss: z.boolean().default(true),
     decoderEmbedDim: z.number().int().positive().default(512),
@@ -45,11 +39,7 @@ export const MaeConfig = z
     if (d % c.decoderNumHeads !== 0) ctx.addIssue({ code: 'custom', path: ['decoderNumHeads'], message: `decoderEmbedDim ${d} is not divisible by decoderNumHeads ${c.decoderNumHeads}` });
     if (d % 4 !== 0) ctx.addIssue({ code: 'custom', path: ['decoderEmbedDim'], message: `decoderEmbedDim ${d} must be divisible by 4 (2-D sin-cos position embedding)` });
     if (!Number.isInteger(d * c.decoderMlpRatio)) ctx.addIssue({ code: 'custom', path: ['decoderMlpRatio'], message: 'decoderEmbedDim * decoderMlpRatio must be an integer' });
-    // The encoder's own rules (imageSize stands in for the data's until create()).
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type MaeConfig = z.output<typeof MaeConfig>;
 export type MaeConfigInput = z.input<typeof MaeConfig>;

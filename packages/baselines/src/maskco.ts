@@ -56,7 +56,8 @@ import {
   blockParamShapes, colorJitter, cosineMomentum, createVit, EmaTeacher, horizontalFlip, layerNorm, linear, makeVariable, param,
   randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
   xavierUniform, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng,
-  type StepInfo, type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
+  type StepInfo, type VariableTree, parseOrThrow, stopGradient,
+  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 import {
   bilinearPoolingRow, mapTokenBox, sampleRegionPair, uniformPoolingRow, type Rect, type RegionPair, type TokenBox, type ViewGeometry,
@@ -65,11 +66,6 @@ import {
 export * from './maskco-regions.js';
 
 const OWNER = 'maskco';
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
 const intRange = z
   .tuple([z.number().int().positive(), z.number().int().positive()])
   .refine(([lo, hi]) => lo <= hi, { message: 'lower bound must be <= upper bound' });
@@ -77,8 +73,8 @@ const intRange = z
 export const MaskCoConfig = z
   .object({
     /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(presetNames).default('vit-base/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-base/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     /** Transformer blocks of the mask prediction head (0: the MPH is only its LayerNorm, an ablation). */
     mphDepth: z.number().int().nonnegative().default(2),
     mphMlpRatio: z.number().positive().default(4),
@@ -111,10 +107,7 @@ export const MaskCoConfig = z
     if (c.momentumEnd !== undefined && c.momentumEnd < c.momentum) {
       ctx.addIssue({ code: 'custom', path: ['momentumEnd'], message: `momentumEnd ${c.momentumEnd} is below momentum ${c.momentum}` });
     }
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
     const d = c.backboneOverrides.embedDim ?? vitPresets[c.backbone].embedDim;
     if (!Number.isInteger(d * c.mphMlpRatio)) ctx.addIssue({ code: 'custom', path: ['mphMlpRatio'], message: `embedDim ${d} * mphMlpRatio must be an integer` });
   });

@@ -19,23 +19,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  createVit, gridSize, linear, makeVariable, parseOrThrow, simpleCropFlip, splitDecay, unpatchify, VitConfig, vitConfigForImages,
-  vitForward, vitPresets, type ObjectiveDefinition, type Rng, type VariableTree, type VitPresetName,
+  createVit, gridSize, linear, makeVariable, parseOrThrow, simpleCropFlip, splitDecay, unpatchify, vitConfigForImages,
+  vitForward, type ObjectiveDefinition, type Rng, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 import { fft2d, frequencyRadii, ifft2d } from './spectrum.js';
 
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
 const Radius = z.number().positive();
 
 export const MfmConfig = z
   .object({
     /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(presetNames).default('vit-base/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-base/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     /** Filter radius in frequency-index units (the reference's MASK_RADIUS1), or [lo, hi] to draw one per image. */
     maskRadius: z.union([Radius, z.tuple([Radius, Radius])]).default(16),
     /** Probability of a low-pass filter (masking the high frequencies); the reference's SAMPLE_RATIO. */
@@ -48,11 +43,7 @@ export const MfmConfig = z
     if (Array.isArray(c.maskRadius) && c.maskRadius[0] > c.maskRadius[1]) {
       ctx.addIssue({ code: 'custom', path: ['maskRadius'], message: `lower bound ${c.maskRadius[0]} is above upper bound ${c.maskRadius[1]}` });
     }
-    // The encoder's own rules (imageSize stands in for the data's until create()).
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type MfmConfig = z.output<typeof MfmConfig>;
 export type MfmConfigInput = z.input<typeof MfmConfig>;

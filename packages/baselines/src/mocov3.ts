@@ -28,25 +28,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfigForImages, vitFeatures, vitForward,
-  vitPresets, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
-  type VariableTree, type VitPresetName, parseOrThrow, stopGradient,
+  type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
+  type VariableTree, parseOrThrow, stopGradient,
+  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 
 const OWNER = 'mocov3';
 /** torch.nn.BatchNorm1d's default eps. */
 export const BATCH_NORM_EPS = 1e-5;
 
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
-
 export const MocoV3Config = z
   .object({
     /** Encoder preset (the reference's ViT recipe: vit_small); image size and channels come from the data. */
-    backbone: z.enum(presetNames).default('vit-small/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-small/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     /** Image feature fed to the projector: the class token after the final norm, as the reference (timm's ViT head input). */
     pool: z.enum(['cls', 'avg']).default('cls'),
     /** Output width of projector and predictor (`--moco-dim`). */
@@ -69,11 +64,7 @@ export const MocoV3Config = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.momentumEnd < c.momentum) ctx.addIssue({ code: 'custom', path: ['momentumEnd'], message: `momentumEnd ${c.momentumEnd} is below momentum ${c.momentum}` });
-    // The encoder's own rules (imageSize stands in for the data's until create()).
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type MocoV3Config = z.output<typeof MocoV3Config>;
 export type MocoV3ConfigInput = z.input<typeof MocoV3Config>;

@@ -63,16 +63,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   assignVariables, cloneAsFrozen, createVit, decodeSafetensors, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
-  param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, vitPresets,
-  xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
-  type ParamTree, type StepInfo, type VariableTree, type VitPresetName,
+  param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  type ParamTree, type StepInfo, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
-
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
 
 export const MomaTeacherConfig = z
   .object({
@@ -90,8 +83,8 @@ export const MomaConfig = z
     /** 'random' (our ViT init), or a checkpoint whose backbone initialises the student (its shapes must be the student's). */
     studentInit: z.string().min(1).default('random'),
     /** Student preset ("compact" students are allowed: any width and depth); image size and channels come from the data. */
-    backbone: z.enum(presetNames).default('vit-small/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-small/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     /** Fraction of patches the student does not see ("extremely high"; moma.md: 0.9 at 14x14 tokens, 0.75 at 7x7). */
     maskRatio: z.number().gt(0).lt(1).default(0.9),
     /** Tokens distilled: the class token, the student's visible patches, or both. */
@@ -115,10 +108,7 @@ export const MomaConfig = z
       ctx.addIssue({ code: 'custom', path: ['teachers'], message: 'MOMA needs at least one teacher checkpoint, e.g. [{"checkpoint": "runs/mocov3"}]' });
     }
     // The student's own rules (imageSize stands in for the data's until create()).
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type MomaConfig = z.output<typeof MomaConfig>;
 export type MomaConfigInput = z.input<typeof MomaConfig>;

@@ -18,32 +18,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, patchify, randomTokenMask, simpleCropFlip,
-  splitDecay, VitConfig, vitConfigForImages, vitForward, vitPresets, type ObjectiveDefinition, type ParamTree, type Rng,
-  type VariableTree, type VitPresetName,
+  splitDecay, vitConfigForImages, vitForward, type ObjectiveDefinition, type ParamTree, type Rng,
+  type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
-
-const presetNames = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
-const BackboneOverrides = z
-  .object({ patchSize: z.number(), embedDim: z.number(), depth: z.number(), numHeads: z.number(), mlpRatio: z.number() })
-  .partial()
-  .strict();
 
 export const SimMimConfig = z
   .object({
     /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(presetNames).default('vit-base/16'),
-    backboneOverrides: BackboneOverrides.default({}),
+    backbone: z.enum(vitPresetNames).default('vit-base/16'),
+    backboneOverrides: VitBackboneOverrides.default({}),
     maskRatio: z.number().gt(0).lt(1).default(0.6),
     /** Smallest crop area fraction of the view (the reference's RandomResizedCrop scale (0.67, 1)). */
     cropMinScale: z.number().gt(0).max(1).default(0.67),
   })
   .strict()
   .superRefine((c, ctx) => {
-    // The encoder's own rules (imageSize stands in for the data's until create()).
-    const enc = VitConfig.safeParse({ ...vitPresets[c.backbone], ...c.backboneOverrides, imageSize: c.backboneOverrides.patchSize ?? vitPresets[c.backbone].patchSize });
-    for (const i of enc.success ? [] : enc.error.issues.filter((i) => i.path[0] !== 'imageSize')) {
-      ctx.addIssue({ code: 'custom', path: ['backboneOverrides', ...i.path.map(String)], message: i.message });
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type SimMimConfig = z.output<typeof SimMimConfig>;
 export type SimMimConfigInput = z.input<typeof SimMimConfig>;

@@ -12,6 +12,7 @@ export { stopGradient } from './nn/stop-gradient.js';
 export { selfAttention } from './nn/attention.js';
 export { mlp, transformerBlock, blockParamShapes } from './nn/block.js';
 export * from './vit/config.js';
+export * from './vit/backbone-choice.js';
 export * from './vit/patchify.js';
 export * from './vit/pos-embed.js';
 export * from './vit/vit.js';
