@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  initBackend, linear, memoryReporter, parseTrainerConfig, proceduralDataset, randomTokenMask, Rng, Trainer, vitForward,
-  valueAndGrads, vitParamShapes, type ObjectiveContext, type TrainerConfigInput,
-} from '@maskedssl/core';
+  initBackend, linear, proceduralDataset, randomTokenMask, Rng, vitForward,
+  valueAndGrads, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core';
 import {
   createMaeDecoder, mae, maeDecoderForward, maeDecoderInput, maePatchLoss, normPixTargets, parseMaeConfig, type MaeConfigInput,
   type MaeDecoderConfig,
 } from '../src/index.js';
-import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -174,18 +173,7 @@ describe('mae objective', () => {
 
 describe('training through the Trainer', () => {
   const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
-  const makeTrainer = (config: TrainerConfigInput) => {
-    const objective = mae.create(parseMaeConfig(tiny), ctx16());
-    const trainer = new Trainer({
-      objective,
-      method: 'mae',
-      config: parseTrainerConfig({ batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 1, ...config }),
-      dataset,
-      reporter: memoryReporter(),
-      handleSignals: false,
-    });
-    return { trainer, objective };
-  };
+  const makeTrainer = trainerFactory('mae', () => mae.create(parseMaeConfig(tiny), ctx16()), dataset, { batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 1 });
 
   it('does not leak tensors across steps', async () => {
     await expectNoTensorLeak(makeTrainer);

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, unpatchify, valueAndGrads, vitForward,
-  vitParamShapes, linear, type ObjectiveContext, type TrainerConfigInput,
-} from '@maskedssl/core';
+  initBackend, proceduralDataset, Rng, unpatchify, valueAndGrads, vitForward,
+  vitParamShapes, linear, type ObjectiveContext, } from '@maskedssl/core';
 import { mfm, mfmCorrupt, mfmFrequencyLoss, parseMfmConfig, sampleFrequencyMasks, type MfmConfigInput } from '../src/mfm.js';
 import { frequencyRadiusMask } from '../src/spectrum.js';
-import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -172,18 +171,7 @@ describe('mfm objective', () => {
 
 describe('training through the Trainer', () => {
   const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
-  const makeTrainer = (config: TrainerConfigInput) => {
-    const objective = mfm.create(parseMfmConfig(tiny), ctx16());
-    const trainer = new Trainer({
-      objective,
-      method: 'mfm',
-      config: parseTrainerConfig({ batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 3, ...config }),
-      dataset,
-      reporter: memoryReporter(),
-      handleSignals: false,
-    });
-    return { trainer, objective };
-  };
+  const makeTrainer = trainerFactory('mfm', () => mfm.create(parseMfmConfig(tiny), ctx16()), dataset, { batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 3 });
 
   it('does not leak tensors across steps', async () => {
     await expectNoTensorLeak(makeTrainer);

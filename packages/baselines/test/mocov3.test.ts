@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  AdamW, applyPipeline, batchToTensors, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
-  type TrainerConfigInput,
-} from '@maskedssl/core';
+  AdamW, applyPipeline, batchToTensors, initBackend, parseTrainerConfig, proceduralDataset, Rng, valueAndGrads, vitParamShapes, type ObjectiveContext,
+  } from '@maskedssl/core';
 import {
   batchNorm, contrastiveLoss, createMlpHead, mlpHeadForward, mocov3, mocoV3Loss, MocoV3Objective, parseMocoV3Config,
   type MocoV3ConfigInput,
 } from '../src/index.js';
-import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -294,18 +293,7 @@ describe('mocov3 objective', () => {
 
 describe('training through the Trainer', () => {
   const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
-  const makeTrainer = (config: TrainerConfigInput) => {
-    const objective = build();
-    const trainer = new Trainer({
-      objective,
-      method: 'mocov3',
-      config: parseTrainerConfig({ batchSize: 16, lr: 2e-3, warmup: 0.1, weightDecay: 0.1, betas: [0.9, 0.999], ...config }),
-      dataset,
-      reporter: memoryReporter(),
-      handleSignals: false,
-    });
-    return { trainer, objective };
-  };
+  const makeTrainer = trainerFactory('mocov3', () => build(), dataset, { batchSize: 16, lr: 2e-3, warmup: 0.1, weightDecay: 0.1, betas: [0.9, 0.999] });
 
   it('does not leak tensors across steps', async () => {
     await expectNoTensorLeak(makeTrainer);

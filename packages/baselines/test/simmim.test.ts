@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  initBackend, memoryReporter, parseTrainerConfig, patchify, proceduralDataset, randomTokenMask, Rng, Trainer, valueAndGrads,
-  vitForward, vitParamShapes, type ObjectiveContext, type TrainerConfigInput,
-} from '@maskedssl/core';
+  initBackend, patchify, proceduralDataset, randomTokenMask, Rng, valueAndGrads,
+  vitForward, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core';
 import {
   createSimMimHead, parseSimMimConfig, simmim, simMimPixelLoss, simMimPredict, type SimMimConfigInput,
 } from '../src/simmim.js';
-import { expectNoTensorLeak, mean, shortRunLosses } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -139,18 +138,7 @@ describe('simmim objective', () => {
 
 describe('training through the Trainer', () => {
   const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
-  const makeTrainer = (config: TrainerConfigInput) => {
-    const objective = simmim.create(parseSimMimConfig(tiny), ctx16());
-    const trainer = new Trainer({
-      objective,
-      method: 'simmim',
-      config: parseTrainerConfig({ batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 5, betas: [0.9, 0.999], ...config }),
-      dataset,
-      reporter: memoryReporter(),
-      handleSignals: false,
-    });
-    return { trainer, objective };
-  };
+  const makeTrainer = trainerFactory('simmim', () => simmim.create(parseSimMimConfig(tiny), ctx16()), dataset, { batchSize: 16, lr: 2e-3, warmup: 0.1, clipGradNorm: 5, betas: [0.9, 0.999] });
 
   it('does not leak tensors across steps', async () => {
     await expectNoTensorLeak(makeTrainer);

@@ -1,10 +1,26 @@
 // Checks every method's tests run through core's Trainer: a stable tensor count across steps, and the
 // losses of a short run (for "the loss goes down" checks).
 import * as tf from '@tensorflow/tfjs-core';
-import type { Objective, Trainer } from '@maskedssl/core';
+import { memoryReporter, parseTrainerConfig, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core';
 import { expect } from 'vitest';
 
 export type MakeTrainer = (config: Record<string, unknown>) => { trainer: Trainer; objective: Objective };
+
+/** A MakeTrainer: a new objective from `create`, trained on `dataset` with `defaults` under each call's settings. */
+export function trainerFactory(method: string, create: () => Objective, dataset: Dataset, defaults: TrainerConfigInput): MakeTrainer {
+  return (config) => {
+    const objective = create();
+    const trainer = new Trainer({
+      objective,
+      method,
+      config: parseTrainerConfig({ ...defaults, ...config }),
+      dataset,
+      reporter: memoryReporter(),
+      handleSignals: false,
+    });
+    return { trainer, objective };
+  };
+}
 
 /** tf.memory().numTensors after step 20 equals the count after step 2. */
 export async function expectNoTensorLeak(make: MakeTrainer): Promise<void> {
