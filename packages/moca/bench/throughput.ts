@@ -1,27 +1,29 @@
-// MOCA training throughput next to a plain supervised ViT training step: same backbone (vit-tiny/4),
-// batch, images and backend. A MOCA step runs the teacher on both views, two masking rounds of the
+// MOCA training throughput next to a plain supervised ViT training step: same backbone (the preset's,
+// or the one --config names), batch, images and backend. A MOCA step runs the teacher on both views, two masking rounds of the
 // student per view, the decoder and both prototype heads; the plain step is one forward/backward of
 // the backbone with a linear head. Views are made by the trainer in both cases, as in training.
-//   npm run bench -w @maskedssl/moca [-- --steps 20 --batch 64]
+//   npm run bench -w @maskedssl/moca [-- --steps 20 --batch 64 --config '{"invDelta": 20}']
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  createVit, initBackend, linear, makeVariable, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, splitDecay, Trainer, vitConfig, vitFeatures, vitForward,
-  xavierUniform, type ObjectiveDefinition,
+  createVit, initBackend, linear, makeVariable, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, splitDecay, Trainer, vitFeatures, vitForward,
+  xavierUniform, type ObjectiveDefinition, type VitConfig,
 } from '@maskedssl/core';
 import { z } from 'zod';
-import { moca } from '../src/index.js';
+import { moca, resolveVit } from '../src/index.js';
 
 /** The plain baseline as an objective, so both go through the same trainer loop. */
+let plainBackbone: VitConfig;
 const plain: ObjectiveDefinition<z.ZodObject<Record<string, never>>> = {
   name: 'plain-vit',
   summary: 'supervised-style step: ViT + linear head, cross-entropy on fixed pseudo-labels',
   configSchema: z.object({}),
   presets: {},
   create(_c, { imageShape, rng }) {
-    const config = vitConfig('vit-tiny/4', { imageSize: imageShape[0], inChannels: imageShape[2] });
+    const config = { ...plainBackbone, imageSize: imageShape[0]!, inChannels: imageShape[2]! };
+    const d = config.embedDim;
     const vit = createVit(config, rng, 'plain');
-    const params = { ...vit.params, 'head.weight': makeVariable('plain', 'head.weight', [192, 10], xavierUniform(rng, 192, 10)), 'head.bias': makeVariable('plain', 'head.bias', [10], 'zeros') };
+    const params = { ...vit.params, 'head.weight': makeVariable('plain', 'head.weight', [d, 10], xavierUniform(rng, d, 10)), 'head.bias': makeVariable('plain', 'head.bias', [10], 'zeros') };
     return {
       name: 'plain-vit',
       views: [[]],
@@ -64,15 +66,23 @@ async function main(): Promise<void> {
   };
   const steps = get('--steps', 20);
   const batch = get('--batch', 64);
+  const i = args.indexOf('--config');
+  const overrides = i >= 0 ? (JSON.parse(args[i + 1] ?? '{}') as Record<string, unknown>) : {};
+  const mocaConfig = moca.configSchema.parse({ ...moca.presets['fashion-mnist'], ...overrides });
+  plainBackbone = resolveVit(mocaConfig);
   const backend = await initBackend();
   const plainRate = await measure(plain as unknown as ObjectiveDefinition, {}, steps, batch);
-  const mocaRate = await measure(moca as unknown as ObjectiveDefinition, moca.presets['fashion-mnist'], steps, batch);
+  const mocaRate = await measure(moca as unknown as ObjectiveDefinition, mocaConfig, steps, batch);
   const cpu = os.cpus();
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}; backend ${backend.name}; tfjs-core ${tf.version_core}; vit-tiny/4 on 28x28x1, batch ${batch}, ${steps} timed steps each`);
+  const b = plainBackbone;
+  console.log(
+    `machine: ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}; backend ${backend.name}; tfjs-core ${tf.version_core}; ` +
+      `${mocaConfig.backbone} (d${b.embedDim}, depth ${b.depth}, patch ${b.patchSize}) on 28x28x1, batch ${batch}, ${steps} timed steps each; moca overrides ${JSON.stringify(overrides)}`,
+  );
   console.log('| step | img/s | cost in plain steps |');
   console.log('|---|---:|---:|');
   console.log(`| plain ViT (forward + backward + AdamW) | ${plainRate.toFixed(1)} | 1.00 |`);
-  console.log(`| MOCA (fashion-mnist preset) | ${mocaRate.toFixed(1)} | ${(plainRate / mocaRate).toFixed(2)} |`);
+  console.log(`| MOCA (fashion-mnist preset${Object.keys(overrides).length ? ' + overrides' : ''}) | ${mocaRate.toFixed(1)} | ${(plainRate / mocaRate).toFixed(2)} |`);
 }
 
 main().catch((e: Error) => {

@@ -3,7 +3,8 @@
 //   - soft assignment of teacher patch tokens: d_k = -cos(t, w_k), codes = softmax(-(invDelta /
 //     dist_norm_prev) * d), with dist_norm an EMA (0.99, from 0.5) of |mean over tokens of
 //     (mean_k d - min_k d)|, updated once per teacher view, and dist_norm_prev its value at the end of
-//     the previous step (so both views of a step use the same temperature);
+//     the previous step (so both views of a step use the same temperature); the decay is a
+//     constructor option (a short run may want it faster);
 //   - the bag of words: the mean code over the tokens at least skipOffset from the border,
 //     L1-normalised;
 //   - each step's new words: from one view, numNewWords distinct images, one random interior token
@@ -11,7 +12,7 @@
 // Pure functions first, then OnlineCodebook, which holds the state as frozen variables (words,
 // dist_norm, dist_norm_prev) plus the ring pointer (JSON state).
 import * as tf from '@tensorflow/tfjs-core';
-import { makeVariable, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
+import { linear, makeVariable, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
 
 /** The reference's eps for L1/L2 normalisation: x / max(norm, eps). */
 export const NORMALIZE_EPS = 1e-5;
@@ -55,23 +56,30 @@ export function interiorPositions(grid: number, skipOffset: number): Int32Array 
 export type Assignment = {
   /** [N, L, K] soft codes (rows sum to 1). */
   codes: tf.Tensor3D;
-  /** |mean over the N*L tokens of (mean_k d - min_k d)|, the value dist_norm's EMA takes in. */
-  distStat: tf.Scalar;
+  /**
+   * [views]: per block of N / views images (the views stacked in order), |mean over its tokens of
+   * (mean_k d - min_k d)|, the value dist_norm's EMA takes in once per view.
+   */
+  distStat: tf.Tensor1D;
 };
 
 /**
  * Soft assignment of patch tokens [N, L, C] (no class token; border included) to unit words [K, C]
- * with the temperature invDelta / distNormPrev ([] or [1]); computed in fp32.
+ * with the temperature invDelta / distNormPrev ([] or [1]); computed in fp32. `views` equal blocks
+ * of images get one dist_norm statistic each.
  */
-export function assignWords(tokens: tf.Tensor3D, words: tf.Tensor2D, invDelta: number, distNormPrev: tf.Tensor): Assignment {
+export function assignWords(tokens: tf.Tensor3D, words: tf.Tensor2D, invDelta: number, distNormPrev: tf.Tensor, views = 1): Assignment {
+  const [n, l, c] = tokens.shape;
+  if (!Number.isInteger(views) || views < 1 || n % views !== 0) throw new Error(`assignWords: ${n} images do not split into ${views} views`);
   return tf.tidy(() => {
-    const [n, l, c] = tokens.shape;
     const k = words.shape[0];
-    const x = l2Normalize(tf.reshape(tokens, [n * l, c]));
-    const d = tf.neg(tf.matMul(x as tf.Tensor2D, words, false, true)); // [N*L, K]
-    const distStat = tf.abs(tf.mean(tf.sub(tf.mean(d, 1), tf.min(d, 1)))) as tf.Scalar;
-    const scale = tf.div(tf.scalar(-invDelta), tf.reshape(distNormPrev, []));
-    const codes = tf.reshape(tf.softmax(tf.mul(d, scale) as tf.Tensor2D, -1), [n, l, k]) as tf.Tensor3D;
+    const x = l2Normalize(tf.reshape(tokens, [n * l, c])) as tf.Tensor2D;
+    // cos(t, w_k) = -d_k, so mean_k d - min_k d = max_k cos - mean_k cos and -(scale) d = scale cos.
+    const cos = linear(x, tf.transpose(words)) as tf.Tensor2D; // [N*L, K]
+    const gap = tf.reshape(tf.sub(tf.max(cos, 1), tf.mean(cos, 1)), [views, -1]);
+    const distStat = tf.abs(tf.mean(gap, 1)) as tf.Tensor1D;
+    const scale = tf.div(tf.scalar(invDelta), tf.reshape(distNormPrev, []));
+    const codes = tf.reshape(tf.softmax(tf.mul(cos, scale) as tf.Tensor2D, -1), [n, l, k]) as tf.Tensor3D;
     return { codes, distStat };
   });
 }
@@ -152,7 +160,11 @@ export class OnlineCodebook {
   /** Index of the oldest words (the next to be overwritten). */
   pointer = 0;
 
-  constructor(rng: Rng, readonly numWords: number, readonly dim: number, owner = 'moca') {
+  /**
+   * `distNormDecay` is the EMA decay of dist_norm per teacher view (the reference's 0.99; a short run
+   * may want a faster one, see the config's `distNormDecay`).
+   */
+  constructor(rng: Rng, readonly numWords: number, readonly dim: number, owner = 'moca', readonly distNormDecay = DIST_NORM_DECAY) {
     this.words = makeVariable(owner, 'codebook.words', [numWords, dim], initialWords(rng, numWords, dim), false);
     this.distNorm = makeVariable(owner, 'codebook.dist_norm', [1], new Float32Array([DIST_NORM_INIT]), false);
     this.distNormPrev = makeVariable(owner, 'codebook.dist_norm_prev', [1], new Float32Array([DIST_NORM_INIT]), false);
@@ -167,9 +179,9 @@ export class OnlineCodebook {
     return stopGradient(this.words as tf.Tensor2D);
   }
 
-  /** Codes of teacher patch tokens [N, L, C] with the current words and dist_norm_prev. */
-  assign(tokens: tf.Tensor3D, invDelta: number): Assignment {
-    return tf.tidy(() => assignWords(stopGradient(tokens), this.dictionary(), invDelta, stopGradient(this.distNormPrev)));
+  /** Codes of teacher patch tokens [N, L, C] (`views` stacked blocks) with the current words and dist_norm_prev. */
+  assign(tokens: tf.Tensor3D, invDelta: number, views = 1): Assignment {
+    return tf.tidy(() => assignWords(stopGradient(tokens), this.dictionary(), invDelta, stopGradient(this.distNormPrev), views));
   }
 
   /**
@@ -181,7 +193,7 @@ export class OnlineCodebook {
       const next = ringWrite(this.words as tf.Tensor2D, fresh, this.pointer);
       this.words.assign(next.words);
       this.pointer = next.pointer;
-      const dn = emaDistNorm(this.distNorm, stats);
+      const dn = emaDistNorm(this.distNorm, stats, this.distNormDecay);
       this.distNorm.assign(dn);
       this.distNormPrev.assign(dn);
     });

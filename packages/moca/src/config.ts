@@ -48,6 +48,12 @@ export const MocaConfig = z
     skipOffset: z.number().int().nonnegative().default(2),
     /** Soft-assignment inverse temperature, divided by the running dist_norm (`inv_delta`). */
     invDelta: z.number().positive().default(10),
+    /**
+     * EMA decay of the running dist_norm, applied once per teacher view (the reference's 0.99). From
+     * its start at 0.5 it needs a few hundred steps to reach the statistic of a codebook of teacher
+     * tokens: nothing in a 200-epoch run, most of a minutes-long one.
+     */
+    distNormDecay: z.number().min(0).lt(1).default(0.99),
     /** Fixed scale of the prediction logits (`kappa`). */
     kappa: z.number().positive().default(3),
     /** Encoder mask ratios of the two rounds (`mask_ratio`). */

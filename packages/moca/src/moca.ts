@@ -1,7 +1,7 @@
 // MOCA as a core Objective: masked views of an image predict the online-codebook assignments that an
 // EMA teacher gives the unmasked views (Gidaris et al., TMLR 2024; shared/reference/moca.md).
 // One step:
-//   teacher  each view's final-LN patch tokens -> codes with the pre-update codebook and
+//   teacher  each view's final-LN patch tokens (both views in one pass) -> codes with the pre-update codebook and
 //            dist_norm_prev; bags of words of the interior; the codebook-usage perplexity.
 //   student  both views stacked (2B images), two complementary masking rounds; per round the encoder
 //            sees its visible positions only; the image embedding (mean of its final-LN tokens)
@@ -121,7 +121,7 @@ export class MocaObjective implements Objective {
     const hiddenDim = Math.floor(d * c.predMlpRatio);
     this.imageHead = createPrototypeGenerator('image_head', { inDim: d, hiddenDim, outDim: d, skip: 'identity' }, rng, OWNER);
     this.tokenHead = createPrototypeGenerator('token_head', { inDim: d, hiddenDim, outDim: c.decoderEmbedDim, skip: 'linear' }, rng, OWNER);
-    this.codebook = new OnlineCodebook(rng, c.numWords, d, OWNER);
+    this.codebook = new OnlineCodebook(rng, c.numWords, d, OWNER, c.distNormDecay);
   }
 
   /**
@@ -163,25 +163,27 @@ export class MocaObjective implements Objective {
     const b = v1.shape[0];
     if (b < c.numNewWords) throw new Error(`moca: numNewWords ${c.numNewWords} exceeds the batch of ${b} images`);
 
-    // Teacher: codes of every patch token, bags of words of the interior (pre-update codebook).
-    const teacherTokens = [v1, v2].map((v) => stopGradient(this.patchTokens(vitForward(this.vit, this.teacher.params, v).tokens)));
-    const assigned = teacherTokens.map((t) => this.codebook.assign(t, c.invDelta));
-    const codes = tf.concat([assigned[0]!.codes, assigned[1]!.codes], 0); // same-view targets, [2B, L, K]
-    const bows = assigned.map((a) => bagOfWords(a.codes, this.grid, c.skipOffset));
-    const crossBows = tf.concat([bows[1]!, bows[0]!], 0); // view 1's rows predict view 2's bag, and back
+    // Teacher: both views in one pass; codes of every patch token, bags of words of the interior
+    // (pre-update codebook), one dist_norm statistic per view.
+    const x = tf.concat([v1, v2], 0);
+    const teacherTokens = stopGradient(this.patchTokens(vitForward(this.vit, this.teacher.params, x).tokens)); // [2B, L, C]
+    const assigned = this.codebook.assign(teacherTokens, c.invDelta, 2);
+    const codes = assigned.codes; // same-view targets, [2B, L, K]
+    const bows = bagOfWords(codes, this.grid, c.skipOffset);
+    const crossBows = tf.concat([tf.slice(bows, [b, 0], [b, -1]), tf.slice(bows, [0, 0], [b, -1])], 0); // view 1's rows predict view 2's bag, and back
     const perplexity = codebookPerplexity(codes);
 
     // This step's codebook update, applied in afterStep: one view at random, distinct images.
     const source = rng.next() < 0.5 ? 0 : 1;
     const picked = newWordIndices(rng, b, this.numTokens, c.numNewWords, this.interior);
+    const sourceTokens = tf.slice(teacherTokens, [source * b, 0, 0], [b, -1, -1]);
     this.setPending({
-      words: tf.keep(gatherNewWords(teacherTokens[source]!, picked)),
-      stats: tf.keep(tf.stack([assigned[0]!.distStat, assigned[1]!.distStat]) as tf.Tensor1D),
+      words: tf.keep(gatherNewWords(sourceTokens, picked)),
+      stats: tf.keep(assigned.distStat),
       perplexity: tf.keep(tf.clone(perplexity)),
     });
 
     // Student: two complementary rounds over both views; prototypes shared by the rounds.
-    const x = tf.concat([v1, v2], 0);
     const rounds = maskingRounds(rng, 2 * b, this.numTokens, this.sizes);
     const dictionary = this.codebook.dictionary();
     const imageProtos = generatePrototypes('image_head', this.imageHead, dictionary);

@@ -80,6 +80,6 @@ export function prototypeLogits(features: tf.Tensor, prototypes: tf.Tensor2D, ka
     const d = prototypes.shape[1];
     const lead = features.shape.slice(0, -1);
     const flat = tf.reshape(features, [-1, d]) as tf.Tensor2D;
-    return tf.reshape(tf.mul(tf.matMul(flat, prototypes, false, true), kappa), [...lead, prototypes.shape[0]]);
+    return tf.reshape(linear(flat, tf.mul(tf.transpose(prototypes), kappa)), [...lead, prototypes.shape[0]]);
   });
 }

@@ -103,6 +103,38 @@ describe('losses', () => {
       expect(() => klDivergence(target, tf.zeros([3, 2]))).toThrow(/differ/);
     });
   });
+
+  it('the hand-written KL gradient matches autodiff of the composite formula and central differences', () => {
+    tf.tidy(() => {
+      const rng = new Rng(5);
+      const rows = 4;
+      const k = 5;
+      const target = tf.softmax(tf.tensor2d(rng.normalArray(rows * k, 0, 2), [rows, k]));
+      // One row that is not a distribution (sums to 0.5) and a zero entry: both handled as the formula says.
+      const t = tf.concat([tf.slice(target, [0, 0], [3, k]), tf.tensor2d([[0.5, 0, 0, 0, 0]])], 0);
+      const logits = tf.tensor2d(rng.normalArray(rows * k, 0, 3), [rows, k]);
+      const composite = (l: tf.Tensor) => tf.div(tf.sum(tf.mul(t, tf.sub(tf.log(tf.maximum(t, 1e-30)), tf.logSoftmax(l, -1)))), rows) as tf.Scalar;
+      expect(klDivergence(t, logits).dataSync()[0]).toBeCloseTo(composite(logits).dataSync()[0]!, 5);
+      const ours = tf.grad((l: tf.Tensor) => klDivergence(t, l))(logits).dataSync();
+      const reference = tf.grad(composite)(logits).dataSync();
+      const base = logits.dataSync();
+      const eps = 1e-2;
+      for (let i = 0; i < base.length; i++) {
+        expect(ours[i]).toBeCloseTo(reference[i]!, 5);
+        const at = (d: number) => {
+          const v = Float32Array.from(base);
+          v[i] = v[i]! + d;
+          return klDivergence(t, tf.tensor2d(v, [rows, k])).dataSync()[0]!;
+        };
+        expect(ours[i]).toBeCloseTo((at(eps) - at(-eps)) / (2 * eps), 3);
+      }
+      // Leading axes fold into rows; no gradient reaches the target.
+      const t3 = tf.reshape(t, [2, 2, k]);
+      const l3 = tf.reshape(logits, [2, 2, k]);
+      expect(tf.grad((l: tf.Tensor) => klDivergence(t3, l))(l3).shape).toEqual([2, 2, k]);
+      expect(Array.from(tf.grad((x: tf.Tensor) => klDivergence(x, l3))(t3).dataSync()).every((v) => v === 0)).toBe(true);
+    });
+  });
 });
 
 describe('token-level decoder', () => {
