@@ -1,7 +1,7 @@
 // Where features come from: a checkpoint's backbone (what the method names for evaluation), raw
 // pixels, or the same ViT with random weights. The caller disposes the returned source.
 import * as tf from '@tensorflow/tfjs-core';
-import { createVit, objectiveFromCheckpoint, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitPresetName } from '@maskedssl/core';
+import { createVit, objectiveFromCheckpoint, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitConfig, type VitPresetName } from '@maskedssl/core';
 import { UsageError } from './errors.js';
 
 export interface FeatureSource {
@@ -9,6 +9,8 @@ export interface FeatureSource {
   fn: FeatureFn;
   /** Extra facts for reports (method, checkpoint step). */
   info: Record<string, unknown>;
+  /** The ViT the features come from (none for pixels). */
+  backbone?: VitConfig;
   dispose(): void;
 }
 
@@ -19,6 +21,7 @@ export async function checkpointFeatures(path: string, pool: 'avg' | 'cls'): Pro
     name: run.method,
     fn: vitFeatureFn(config, params, { pool }),
     info: { method: run.method, checkpoint: checkpoint.path, step: checkpoint.step },
+    backbone: config,
     dispose: () => objective.dispose(),
   };
 }
@@ -31,11 +34,17 @@ export function pixelSource(): FeatureSource {
 export function randomInitSource(preset: string, imageShape: [number, number, number], seed: number, pool: 'avg' | 'cls'): FeatureSource {
   if (!(preset in vitPresets)) throw new UsageError(`--backbone: unknown preset '${preset}' (choose from ${Object.keys(vitPresets).join(', ')})`);
   const config = vitConfig(preset as VitPresetName, { imageSize: imageShape[0], inChannels: imageShape[2] });
+  return randomVitSource(config, seed, pool, preset);
+}
+
+/** A randomly initialised ViT of the given shape (e.g. the backbone a trained method used). */
+export function randomVitSource(config: VitConfig, seed: number, pool: 'avg' | 'cls', label: string): FeatureSource {
   const vit = createVit(config, new Rng(seed), 'random-init');
   return {
     name: 'random-init',
     fn: vitFeatureFn(config, vit.params, { pool }),
-    info: { backbone: preset },
+    info: { backbone: label },
+    backbone: config,
     dispose: () => tf.dispose(Object.values(vit.params)),
   };
 }

@@ -161,17 +161,26 @@ export function maskSizes(c: Pick<MocaConfig, 'maskCounts' | 'maskRatios' | 'dec
 }
 
 /**
- * Named partial configs. `fashion-mnist` (28x28x1): ViT-Tiny/4 (7x7 = 49 tokens, depth 6);
- * K = 1024 = 32 x 32 new words (the queue is renewed every 32 steps; batches of >= 32 images);
- * skipOffset 1 (a 5x5 interior; 2 would leave 3x3); earlyLayer 2, i.e. block 3 of 0..5, 2/3 of the
- * depth as the reference's 4 of 12; the reference's ratios at L = 49 give the counts 22 / 9 / 12
- * (43 of 49 tokens used); a 2-block decoder of width 128 with 4 heads (head width 32, as the
- * reference's 512 / 16).
+ * Named partial configs. `fashion-mnist` (28x28x1) is tuned for the best k-NN per minute of a 2-core
+ * CPU (package README, "Tuning"): `vit-mini/4` (7x7 = 49 tokens, width 128, depth 4: ~2x the steps
+ * per minute of vit-tiny/4); K = 256 = 8 x 32 new words (the queue is renewed every 8 steps;
+ * batches of >= 32 images); skipOffset 1 (a 5x5 interior; 2 would leave 3x3); earlyLayer 2, i.e.
+ * block 1 of 0..3; the reference's ratios at L = 49 give the counts 22 / 9 / 12 (43 of 49 tokens
+ * used); a 2-block decoder of width 128 with 4 heads (head width 32, as the reference's 512 / 16).
+ * Three reference values assume a 200-epoch run and are shortened for a run of a few hundred steps:
+ *   - distNormDecay 0.9 (reference 0.99): dist_norm follows the statistic of the codebook within a
+ *     few steps instead of ~300 (from 0.5 the reference's EMA reaches the ~0.02-0.1 of teacher
+ *     tokens only after most of a 20-minute run, so the targets stay far softer than meant);
+ *   - alpha 0.98 (reference 0.994): a teacher time constant of ~50 steps, not ~170;
+ *   - lrWgen 1e-3 (reference 1e-4): in the reference the generators train at 1e-4 through a
+ *     30-epoch warmup in which the encoder's lr is far below theirs; with a warmup of tens of steps
+ *     the encoder outpaces them, and its token features drift into a narrow cone (the dist_norm
+ *     statistic falls from ~0.3 to ~0.01 in 100 steps) unless the generators keep up.
  */
 export const mocaPresets: Record<string, MocaConfigInput> = {
   'fashion-mnist': {
-    backbone: 'vit-tiny/4',
-    numWords: 1024,
+    backbone: 'vit-mini/4',
+    numWords: 256,
     numNewWords: 32,
     skipOffset: 1,
     earlyLayer: 2,
@@ -179,5 +188,8 @@ export const mocaPresets: Record<string, MocaConfigInput> = {
     decoderDepth: 2,
     decoderEmbedDim: 128,
     decoderNumHeads: 4,
+    distNormDecay: 0.9,
+    alpha: 0.98,
+    lrWgen: 1e-3,
   },
 };

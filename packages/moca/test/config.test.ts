@@ -13,6 +13,7 @@ describe('config', () => {
       backbone: 'vit-tiny/4',
       kappa: 3,
       invDelta: 10,
+      distNormDecay: 0.99,
       numWords: 4096,
       numNewWords: 32,
       skipOffset: 2,
@@ -34,9 +35,9 @@ describe('config', () => {
   it('the fashion-mnist preset is valid for 28x28x1 images at 49 tokens', () => {
     const c = parseMocaConfig(moca.presets['fashion-mnist']);
     const vit = resolveVit(c);
-    expect([vit.imageSize, vit.patchSize, vit.inChannels, vit.depth, numPatches(vit)]).toEqual([28, 4, 1, 6, 49]);
+    expect([vit.imageSize, vit.patchSize, vit.inChannels, vit.embedDim, vit.depth, numPatches(vit)]).toEqual([28, 4, 1, 128, 4, 49]);
     expect(c.numWords % c.numNewWords).toBe(0);
-    expect(c).toMatchObject({ numWords: 1024, numNewWords: 32, skipOffset: 1, earlyLayer: 2 });
+    expect(c).toMatchObject({ numWords: 256, numNewWords: 32, skipOffset: 1, earlyLayer: 2, distNormDecay: 0.9, alpha: 0.98, lrWgen: 1e-3 });
     expect(mocaPresets['fashion-mnist']).toBe(moca.presets['fashion-mnist']);
   });
 

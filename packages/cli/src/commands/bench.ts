@@ -1,4 +1,4 @@
-// `maskedssl bench`: the head-to-head runner. Every method trains with the same backbone preset,
+// `maskedssl bench`: the head-to-head runner. Every method trains on the same
 // dataset, batch size and budget (its own views, as each method defines them), then the shared
 // harness evaluates it; the `pixels` and `random-init` rows give the floor. Writes results.json,
 // results.csv, results.md and plots (online k-NN against wall-clock time, loss curves; SVG and PNG).
@@ -6,11 +6,11 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { listObjectives, Protocol, type EvalResult } from '@maskedssl/core';
+import { listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core';
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
-import { checkpointFeatures, pixelSource, randomInitSource } from '../features.js';
+import { checkpointFeatures, pixelSource, randomInitSource, randomVitSource } from '../features.js';
 import { plannedMethods } from '../methods.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
 import { resolveRunConfig } from '../run-config.js';
@@ -100,6 +100,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
   const trainRows: TrainRow[] = [];
   const results: EvalResult[] = [];
+  const backbones = new Map<string, VitConfig>();
   for (const config of configs) {
     const runDir = join(f.out, 'runs', `${config.method}-seed${config.trainer.seed}`);
     log(`== ${config.method} (seed ${config.trainer.seed}): training for ${budget}`);
@@ -118,6 +119,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     };
     trainRows.push(row);
     const source = await checkpointFeatures(result.checkpoint, 'avg');
+    if (source.backbone) backbones.set(JSON.stringify(source.backbone), source.backbone);
     try {
       results.push(await runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log }));
     } finally {
@@ -125,8 +127,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   const imageShape = (await openDataset(dataset, 'test')).imageShape;
+  // The random-init row uses the backbone the methods trained (vit-tiny/4 when they differ, said so).
+  const shared = backbones.size === 1 ? [...backbones.values()][0]! : undefined;
+  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like); random-init uses vit-tiny/4`);
+  const randomInit = (seed: number) =>
+    shared ? randomVitSource(shared, seed, 'avg', `d${shared.embedDim} depth ${shared.depth} patch ${shared.patchSize}`) : randomInitSource('vit-tiny/4', imageShape, seed, 'avg');
   for (let seed = 0; seed < seeds; seed++) {
-    for (const source of [pixelSource(), randomInitSource('vit-tiny/4', imageShape, seed, 'avg')]) {
+    for (const source of [pixelSource(), randomInit(seed)]) {
       try {
         results.push(await runEval({ source, dataset, protocols, seed, ...limits, log }));
       } finally {
