@@ -20,7 +20,7 @@ export interface VitStep {
   update: (grads: Record<string, tf.Tensor>) => void;
   /** One whole training step, loss read back. */
   train: () => Promise<void>;
-  /** One forward to features, read back. */
+  /** One forward to features (an inference forward: fused ops on the native backend), read back. */
   infer: () => Promise<void>;
   dispose: () => void;
 }
@@ -58,7 +58,7 @@ export function makeVitStep(batch: number): VitStep {
       value.dispose();
     },
     infer: async () => {
-      const feats = tf.tidy(() => vitFeatures(config, vitForward(config, params, images).tokens));
+      const feats = tf.tidy(() => vitFeatures(config, vitForward(config, params, images, { inference: true }).tokens));
       await feats.data();
       feats.dispose();
     },

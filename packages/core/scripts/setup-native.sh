@@ -2,7 +2,10 @@
 # Builds @tensorflow/tfjs-node's native binding against the TensorFlow C library of a pip-installed
 # `tensorflow-cpu`, because the package's own install step downloads libtensorflow from a host that
 # firewalled machines cannot reach. Idempotent and best-effort: on any failure it explains and exits 0,
-# and maskedssl falls back to the wasm backend.
+# and maskedssl falls back to the wasm backend. Before building, the binding's source is patched to
+# accept list(string) op attributes (patch-tfjs-binding.mjs; needed by oneDNN's fused MatMul + BiasAdd
+# + GELU that the inference forward runs, src/nn/native-ops.ts); when the patch does not apply or the
+# patched build fails, the binding is built unpatched and everything still works, without those ops.
 #
 #   MASKEDSSL_CACHE       cache folder (default: <repo>/.cache)
 #   MASKEDSSL_PYTHON      python used to create the venv (default: python3)
@@ -12,7 +15,9 @@
 #   MASKEDSSL_TFJS_NODE   which package to build: @tensorflow/tfjs-node (default) or @tensorflow/tfjs-node-gpu
 set -uo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+patcher=$here/patch-tfjs-binding.mjs
 cache=${MASKEDSSL_CACHE:-$repo/.cache}
 venv=$cache/venv
 python=${MASKEDSSL_PYTHON:-python3}
@@ -33,10 +38,35 @@ pkg_json=$(node -p "require.resolve('$pkg_name/package.json')" 2>/dev/null) \
   || give_up "$pkg_name is not installed (run 'npm install' first; it is an optional dependency)"
 pkg_dir=$(dirname "$pkg_json")
 
-# Already working? Then there is nothing to do.
+tfjs_version=$(node -p "require('$pkg_json').version")
+# node-pre-gyp builds for the highest N-API version the package lists that this Node supports.
+napi=$(node -p "Math.max(...require('$pkg_json').binary.napi_versions.filter(v => v <= +process.versions.napi))")
+dest=$pkg_dir/lib/napi-v$napi
+
+# 0. Patch the binding's source for list(string) attributes. A patched build gets its own cache key
+#    (the patch script's hash); a patched build that failed once is not retried (delete the marker
+#    file $patch_failed to retry).
+patch_hash=$(node -e "process.stdout.write(require('crypto').createHash('sha256').update(require('fs').readFileSync('$patcher')).digest('hex').slice(0, 12))" 2>>"$log")
+patch_failed=$cache/native/patched-build-failed-${pkg_name//\//+}-$tfjs_version-$patch_hash
+patch_tag=""
+if [ -f "$patch_failed" ]; then
+  node "$patcher" revert "$pkg_dir" >>"$log" 2>&1
+  say "the list(string) patch of the binding failed to build before ($patch_failed); using the unpatched binding (no fused inference ops)"
+elif out=$(node "$patcher" apply "$pkg_dir" 2>&1); then
+  echo "patch-tfjs-binding: $out" >>"$log"
+  patch_tag="-strlist-$patch_hash"
+else
+  echo "patch-tfjs-binding: $out" >>"$log"
+  say "could not patch the binding for list(string) attributes (${out:-no output}); building it unpatched (no fused inference ops)"
+fi
+
+# Already working (and patched when the patch applies)? Then there is nothing to do.
 if node -e "require('$pkg_name')" >/dev/null 2>&1; then
-  say "$pkg_name loads; nothing to do"
-  exit 0
+  if [ -z "$patch_tag" ] || grep -qa "$(node "$patcher" marker)" "$dest/tfjs_binding.node" 2>/dev/null; then
+    say "$pkg_name loads; nothing to do"
+    exit 0
+  fi
+  say "$pkg_name loads, but its binding predates the list(string) patch: rebuilding it"
 fi
 
 # 1. A venv with TensorFlow (its wheel ships the C library and headers) and the cross-check packages.
@@ -67,36 +97,49 @@ for n in libtensorflow_framework.so.2 libtensorflow_framework.so libtensorflow_f
 done
 ln -s "$tf_dir/include" "$deps/include"
 
-# 3. Build the binding (or reuse one built before for the same package, TensorFlow and Node ABI).
-tfjs_version=$(node -p "require('$pkg_json').version")
+# 3. Build the binding (or reuse one built before for the same package, patch, TensorFlow and Node ABI).
 tf_version=$("$venv/bin/python" -c "import tensorflow as t; print(t.__version__)" 2>>"$log")
-# node-pre-gyp builds for the highest N-API version the package lists that this Node supports.
-napi=$(node -p "Math.max(...require('$pkg_json').binary.napi_versions.filter(v => v <= +process.versions.napi))")
-key="${pkg_name//\//+}-$tfjs_version-tf$tf_version-node$(node -p process.versions.modules)"
-built=$cache/native/$key/tfjs_binding.node
-dest=$pkg_dir/lib/napi-v$napi
+key_base="${pkg_name//\//+}-$tfjs_version-tf$tf_version-node$(node -p process.versions.modules)"
 mkdir -p "$dest"
-if [ -f "$built" ]; then
-  say "reusing binding built before ($key)"
-  cp "$built" "$dest/tfjs_binding.node"
-else
-  say "building the $pkg_name $tfjs_version binding against TensorFlow $tf_version (about a minute)"
+
+# Builds the binding from the package's (patched or not) source into $dest; non-zero on failure.
+build_binding() {
+  local pre_gyp node_gyp d
   pre_gyp=$(node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', {paths: ['$pkg_dir']})" 2>>"$log") \
     || give_up "@mapbox/node-pre-gyp is not installed"
   node_gyp=$(node -p "require.resolve('node-gyp/bin/node-gyp.js', {paths: [require('path').dirname(process.execPath) + '/../lib/node_modules/npm']})" 2>/dev/null || true)
-  nodedir_flag=()
+  local nodedir_flag=()
   for d in "${npm_config_nodedir:-}" /usr /usr/local; do
     if [ -n "$d" ] && [ -f "$d/include/node/node_api.h" ]; then nodedir_flag=(--nodedir="$d"); break; fi
   done
   [ ${#nodedir_flag[@]} -gt 0 ] || say "no local Node headers found; node-gyp will try to download them"
+  rm -f "$dest/tfjs_binding.node"
   (cd "$pkg_dir" && npm_config_node_gyp="$node_gyp" node "$pre_gyp" install --build-from-source \
-      "${nodedir_flag[@]}" >>"$log" 2>&1) || give_up "building the binding failed (a C++ toolchain: apt-get install g++ make python3)"
-  [ -f "$dest/tfjs_binding.node" ] || give_up "the build did not produce $dest/tfjs_binding.node"
-  mkdir -p "$(dirname "$built")" && cp "$dest/tfjs_binding.node" "$built"
-fi
+      "${nodedir_flag[@]}" >>"$log" 2>&1) && [ -f "$dest/tfjs_binding.node" ]
+}
 
-if node -e "require('$pkg_name')" >>"$log" 2>&1; then
-  say "$pkg_name $tfjs_version works with TensorFlow $tf_version from $venv"
-else
-  give_up "the binding was built but $pkg_name does not load"
+# Puts the binding of cache key $1 into $dest (from the cache, else built and cached) and checks that
+# the package loads with it; non-zero when it cannot.
+install_binding() {
+  local built=$cache/native/$1/tfjs_binding.node
+  if [ -f "$built" ]; then
+    say "reusing binding built before ($1)"
+    cp "$built" "$dest/tfjs_binding.node"
+  else
+    say "building the $pkg_name $tfjs_version binding against TensorFlow $tf_version${patch_tag:+ (with the list(string) patch)} (about a minute)"
+    build_binding || return 1
+    { mkdir -p "$(dirname "$built")" && cp "$dest/tfjs_binding.node" "$built"; } 2>>"$log" || say "could not cache the binding in $built"
+  fi
+  node -e "require('$pkg_name')" >>"$log" 2>&1
+}
+
+if ! install_binding "$key_base$patch_tag"; then
+  [ -n "$patch_tag" ] || give_up "building or loading the binding failed (a C++ toolchain: apt-get install g++ make python3)"
+  say "the patched binding did not build or load; reverting the patch and building it unpatched (no fused inference ops)"
+  mkdir -p "$(dirname "$patch_failed")" && touch "$patch_failed"
+  rm -rf "$cache/native/$key_base$patch_tag"
+  node "$patcher" revert "$pkg_dir" >>"$log" 2>&1
+  patch_tag=""
+  install_binding "$key_base" || give_up "building or loading the binding failed (a C++ toolchain: apt-get install g++ make python3)"
 fi
+say "$pkg_name $tfjs_version works with TensorFlow $tf_version from $venv${patch_tag:+ (binding patched for list(string) attributes)}"

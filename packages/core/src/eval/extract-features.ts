@@ -9,6 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { ParamTree } from '../nn/params.js';
 import type { VitConfig } from '../vit/config.js';
 import { vitForward, vitFeatures } from '../vit/vit.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 /**
  * Frozen features of a batch: images [B, H, W, C] float32 in [0, 1] -> [B, D]. It must be a pure
@@ -60,6 +61,7 @@ export async function extractFeatures(dataset: Dataset, featureFn: FeatureFn, op
     const count = Math.min(batchSize, n - start);
     const idx = count === batchSize ? order : new Int32Array(count);
     for (let i = 0; i < count; i++) idx[i] = options.indices ? options.indices[start + i]! : start + i;
+    await yieldToEventLoop();
     const batch = dataset.getBatch(idx);
     if (batch.shape[0] !== count) throw new Error(`extractFeatures: ${dataset.name} returned ${batch.shape[0]} images for ${count} indices`);
     const out = tf.tidy(() => {
@@ -119,8 +121,9 @@ export interface VitFeatureOptions {
 }
 
 /**
- * A frozen ViT as a feature function: the final-norm tokens of `vitForward` (all tokens, no mask),
- * pooled by `vitFeatures`. The parameters are only read, never updated.
+ * A frozen ViT as a feature function: the final-norm tokens of `vitForward` (all tokens, no mask,
+ * `inference: true`: fused ops on the native backend), pooled by `vitFeatures`. The parameters are
+ * only read, never updated.
  */
 export function vitFeatureFn(config: VitConfig, params: ParamTree, options: VitFeatureOptions = {}): FeatureFn {
   const pool = options.pool ?? 'avg';
@@ -137,7 +140,7 @@ export function vitFeatureFn(config: VitConfig, params: ParamTree, options: VitF
     if (norm) {
       x = tf.div(tf.sub(x, tf.tensor1d(norm.mean as number[], 'float32')), tf.tensor1d(norm.std as number[], 'float32')) as tf.Tensor4D;
     }
-    const { tokens } = vitForward(config, params, x);
+    const { tokens } = vitForward(config, params, x, { inference: true });
     return vitFeatures(config, tokens, pool);
   };
 }

@@ -13,6 +13,7 @@
 // Votes are summed in float64 on the JS side from the float32 similarities.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabelledFeatures } from './extract-features.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 export interface KnnOptions {
   /** Neighbour counts to score (default [20, 10]); all from one top-max(k) search. */
@@ -90,6 +91,7 @@ export async function knnClassify(train: LabelledFeatures, test: LabelledFeature
   const trainT = tf.tidy(() => l2NormalizeRows(tf.tensor2d(train.features, [train.n, train.dim], 'float32')));
   try {
     for (let start = 0; start < nTest; start += chunk) {
+      await yieldToEventLoop();
       const rows = Math.min(chunk, nTest - start);
       const { values, indices } = tf.tidy(() => {
         const q = l2NormalizeRows(tf.tensor2d(test.features.subarray(start * test.dim, (start + rows) * test.dim), [rows, test.dim], 'float32'));

@@ -30,6 +30,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import type { LabelledFeatures } from './extract-features.js';
 import { inferNumClasses } from './knn.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 export interface LogRegSolverOptions {
   /** Stop when the largest absolute gradient entry is at most this (default 1e-5). */
@@ -175,6 +176,7 @@ export async function fitLogisticRegression(
   let evaluations = 0;
   const evaluate = async (at: Float64Array): Promise<{ f: number; g: Float64Array }> => {
     evaluations++;
+    await yieldToEventLoop();
     const t = thetaTensor(at, d, numClasses);
     const out = objectiveAndGradient(x, y, t, lambda, true);
     t.dispose();

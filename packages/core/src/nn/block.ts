@@ -3,12 +3,16 @@
 // gives a = c*z, GELU(z) = c * a * erfc(a) (gelu.ts), and that factor c goes into fc2's weight, so the
 // activation costs two elementwise ops on the [B, N, 4D] hidden tensor instead of five. Likewise each
 // norm's scale and shift are folded into the linear map after it: LN(x) W + c = xhat (diag(g) W) + (b W + c).
+// Inside `inferenceScope` with the fused native ops (nothing differentiated), the block runs unfolded
+// instead: each norm one op with its own scale and shift, fc1 + bias + exact GELU one kernel, fc2 +
+// bias another (native-ops.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { param, type ParamTree } from './params.js';
 import { selfAttention } from './attention.js';
 import { erfcGate } from './gelu.js';
 import { normalize } from './layer-norm.js';
 import { linear } from './linear.js';
+import { fusedInference, fusedLayerNorm, fusedMatMul } from './native-ops.js';
 
 export function mlp(x: tf.Tensor, params: ParamTree, prefix: string): tf.Tensor {
   return tf.tidy(() => {
@@ -26,11 +30,25 @@ export function transformerBlock(
   numHeads: number,
   eps = 1e-6,
 ): tf.Tensor3D {
+  if (fusedInference()) return inferenceBlock(x, params, prefix, numHeads, eps);
   return tf.tidy(() => {
     const attnParams = foldNorm(params, `${prefix}.norm1`, `${prefix}.attn.qkv`);
     const h = tf.add(x, selfAttention(normalize(x, eps) as tf.Tensor3D, attnParams, `${prefix}.attn`, numHeads));
     const mlpParams = foldNorm(params, `${prefix}.norm2`, `${prefix}.mlp.fc1`);
     return tf.add(h, mlp(normalize(h, eps), mlpParams, `${prefix}.mlp`)) as tf.Tensor3D;
+  });
+}
+
+/** The block with the fused inference ops (only when `fusedInference()`): the same function, no gradient. */
+function inferenceBlock(x: tf.Tensor3D, params: ParamTree, prefix: string, numHeads: number, eps: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, n, d] = x.shape;
+    const p = (name: string) => param(params, `${prefix}.${name}`);
+    const norm1 = fusedLayerNorm(x, p('norm1.weight'), p('norm1.bias'), eps) as tf.Tensor3D;
+    const h = tf.add(x, selfAttention(norm1, params, `${prefix}.attn`, numHeads));
+    const norm2 = fusedLayerNorm(tf.reshape(h, [b * n, d]), p('norm2.weight'), p('norm2.bias'), eps);
+    const hidden = fusedMatMul(norm2, p('mlp.fc1.weight'), p('mlp.fc1.bias'), 'gelu');
+    return tf.add(h, tf.reshape(fusedMatMul(hidden, p('mlp.fc2.weight'), p('mlp.fc2.bias')), [b, n, d])) as tf.Tensor3D;
   });
 }
 

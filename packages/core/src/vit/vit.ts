@@ -5,11 +5,12 @@
 //     dropped token never takes part in attention);
 //   - every token, with a mask token substituted at masked positions (SimMIM/BEiT-style).
 // It can return intermediate block outputs; `vitFeatures` gives CLS or average-pooled features.
+// `inference: true` (frozen features, nothing differentiated) lets the native backend run fused ops.
 import * as tf from '@tensorflow/tfjs-core';
 import { gatherTokens, replaceMasked } from '../masking/gather.js';
 import { blockParamShapes, transformerBlock } from '../nn/block.js';
-import { layerNorm } from '../nn/layer-norm.js';
 import { linear } from '../nn/linear.js';
+import { fusedLayerNorm, inferenceScope } from '../nn/native-ops.js';
 import { makeVariable, param, xavierUniform, type ParamTree, type VariableTree } from '../nn/params.js';
 import type { Rng } from '../util/rng.js';
 import { gridSize, numPatches, type VitConfig } from './config.js';
@@ -67,6 +68,13 @@ export interface VitForwardOptions {
   maskToken?: tf.Tensor;
   /** Block indices (0-based) whose outputs, before the final norm, are returned too. */
   collect?: number[];
+  /**
+   * Inference only: on native TensorFlow, each MLP runs as fused oneDNN kernels (matmul + bias +
+   * exact GELU, matmul + bias) and each LayerNorm as one op (the same function to float rounding,
+   * ~1e-6 relative). Never differentiable, so it is ignored (the ordinary ops run) while a gradient
+   * is being recorded.
+   */
+  inference?: boolean;
 }
 
 // A type alias (not an interface) so tf.tidy accepts it as a tensor container.
@@ -100,7 +108,7 @@ export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3
       x = transformerBlock(x, params, `blocks.${i}`, c.numHeads, c.layerNormEps);
       if (collect.includes(i)) byBlock.set(i, x);
     }
-    const out = layerNorm(x, param(params, 'norm.weight'), param(params, 'norm.bias'), c.layerNormEps) as tf.Tensor3D;
+    const out = fusedLayerNorm(x, param(params, 'norm.weight'), param(params, 'norm.bias'), c.layerNormEps) as tf.Tensor3D;
     return { tokens: out, intermediates: collect.map((i) => byBlock.get(i)!) };
   });
 }
@@ -108,6 +116,7 @@ export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3
 /** The ViT forward: images [B, H, W, C] -> tokens (see VitForwardOptions for the masked variants). */
 export function vitForward(c: VitConfig, params: ParamTree, images: tf.Tensor4D, options: VitForwardOptions = {}): VitOutput {
   if (options.mask && !options.maskToken) throw new Error('vitForward: `mask` needs `maskToken`');
+  if (options.inference) return inferenceScope(() => vitForward(c, params, images, { ...options, inference: false }));
   return tf.tidy(() => {
     let x = embedPatches(c, params, images);
     if (options.mask) x = replaceMasked(x, options.mask, options.maskToken!) as tf.Tensor3D;
