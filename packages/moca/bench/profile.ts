@@ -62,8 +62,9 @@ async function main(): Promise<void> {
 
   const config = moca.configSchema.parse({ ...moca.presets['fashion-mnist'], ...overrides });
   const objective: Objective = moca.create(config, { imageShape: [28, 28, 1], batchSize: batch, rng: new Rng(0) });
-  const optimizer = new AdamW(objective.paramGroups(), { betas: [0.9, 0.999] });
-  const learnable = objective.paramGroups().flatMap((g) => Object.entries(g.params));
+  const groups = objective.paramGroups();
+  const optimizer = new AdamW(groups, { betas: [0.9, 0.999] });
+  const learnable = Object.fromEntries(groups.flatMap((g) => Object.entries(g.params)));
   const dataset = proceduralDataset({ count: batch * 4, seed: 1, size: 28 });
   const rng = new Rng(1);
   const batchItems = dataset.getBatch(Array.from({ length: batch }, (_, i) => i));
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
         forwardEnd = performance.now();
         phase = 'backward';
         return r.loss;
-      }, Object.fromEntries(learnable)),
+      }, learnable),
     );
     await value.data();
     if (recording) {

@@ -95,9 +95,13 @@ function probed(cache: WeakMap<object, boolean>, be: NodeBackend, probe: (be: No
  * gradient tape, enabled, on native TensorFlow whose binding runs `_MklNativeFusedMatMul`.
  */
 function fusedBackend(): NodeBackend | null {
-  if (inferenceDepth === 0 || !fusedOpsEnabled || !tapeOff()) return null;
-  const be = nodeBackend();
+  const be = inferenceBackend();
   return be && probed(matMulSupport, be, probeFusedMatMul) ? be : null;
+}
+
+/** The native backend when inference ops may run now: inside `inferenceScope`, enabled, no gradient tape. */
+function inferenceBackend(): NodeBackend | null {
+  return inferenceDepth > 0 && fusedOpsEnabled && tapeOff() ? nodeBackend() : null;
 }
 
 /** Whether the fused inference path is taken here and now (see `fusedBackend`). */
@@ -176,7 +180,7 @@ function probeLayerNorm(be: NodeBackend): boolean {
  * `layerNorm` (layer-norm.ts, differentiable).
  */
 export function fusedLayerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
-  const be = inferenceDepth > 0 && fusedOpsEnabled && tapeOff() ? nodeBackend() : null;
+  const be = inferenceBackend();
   if (be && probed(layerNormSupport, be, probeLayerNorm)) return runLayerNorm(be, x, weight, bias, eps);
   return layerNorm(x, weight, bias, eps);
 }
