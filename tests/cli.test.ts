@@ -89,7 +89,7 @@ describe('end to end on the procedural dataset', () => {
     const feats = join(dir, 'feats.safetensors');
     expect((await cli('embed', '--checkpoint', run, '--dataset', 'procedural', '--split', 'test', '--limit', '50', '--out', feats)).code).toBe(0);
     const decoded = decodeSafetensors(new Uint8Array(await readFile(feats)));
-    expect(decoded.tensors.features!.shape).toEqual([50, 192]);
+    expect(decoded.tensors.features!.shape).toEqual([50, 128]);
     expect(Array.from(decoded.tensors.indices!.data as Int32Array).slice(0, 3)).toEqual([0, 1, 2]);
     expect(decoded.tensors.labels!.shape).toEqual([50]);
     expect(decoded.metadata.split).toBe('test');
@@ -97,8 +97,8 @@ describe('end to end on the procedural dataset', () => {
     const model = join(dir, 'model.safetensors');
     expect((await cli('export', '--checkpoint', run, '--format', 'timm', '--out', model)).code).toBe(0);
     const timm = decodeSafetensors(new Uint8Array(await readFile(model)));
-    expect(timm.tensors['patch_embed.proj.weight']!.shape).toEqual([192, 1, 4, 4]);
-    expect(timm.tensors['blocks.5.attn.qkv.weight']!.shape).toEqual([576, 192]);
+    expect(timm.tensors['patch_embed.proj.weight']!.shape).toEqual([128, 1, 4, 4]);
+    expect(timm.tensors['blocks.3.attn.qkv.weight']!.shape).toEqual([384, 128]);
     expect(Object.keys(timm.tensors).some((k) => k.startsWith('decoder'))).toBe(false);
   });
 
@@ -120,6 +120,22 @@ describe('end to end on the procedural dataset', () => {
     const png = await readFile(join(out, 'loss.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(r.out).toMatch(/Budget 4 per method on procedural; backend/);
+
+    // The same command again trains and evaluates nothing: it reads every result back.
+    const again = await cli(
+      'bench', '--methods', 'mae,moca', '--budget', '4', '--dataset', 'procedural', '--protocols', 'knn',
+      '--knn-every', '2', '--set', 'trainer.batchSize=32', '--set', 'trainer.knnTrain=256', '--set', 'trainer.knnTest=128',
+      '--train-limit', '256', '--test-limit', '128', '--out', out,
+    );
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/mae \(seed 0\): finished training read back/);
+    expect(again.err).not.toMatch(/training for 4/);
+    expect((again.err.match(/evaluation read back/g) ?? []).length).toBe(4);
+    expect((await readFile(join(out, 'results.csv'), 'utf8')).trim().split('\n')).toEqual(csv);
+    // Another configuration in the same folder is refused, naming the run folder.
+    const other = await cli('bench', '--methods', 'mae', '--budget', '5', '--dataset', 'procedural', '--protocols', 'knn', '--out', out);
+    expect(other.code).not.toBe(0);
+    expect(other.err).toMatch(/runs\/mae-seed0 holds a mae run with another configuration/);
   });
 });
 

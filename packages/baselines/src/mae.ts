@@ -146,11 +146,11 @@ export const mae: ObjectiveDefinition<typeof MaeConfig> = {
   summary: 'MAE (He et al. 2022): reconstruct the normalised pixels of 75% dropped patches with a light decoder',
   configSchema: MaeConfig,
   presets: {
-    // 28x28x1, 7x7 tokens. The decoder is sized like MOCA's small one (2 blocks) at a width for the
-    // 192-wide encoder, so a head-to-head compares like with like. The reference trains with AdamW
+    // 28x28x1, 7x7 tokens: MOCA's preset backbone (vit-mini/4) and a decoder like MOCA's (2 blocks,
+    // width 128, 4 heads), so a head-to-head compares like with like. The reference trains with AdamW
     // (betas 0.9/0.95, wd 0.05), lr = 1.5e-4 * batch / 256, a 40/800-epoch warmup and a cosine; that
     // is the trainer's config, not this one.
-    'fashion-mnist': { backbone: 'vit-tiny/4', decoderDepth: 2, decoderEmbedDim: 128, decoderNumHeads: 4 },
+    'fashion-mnist': { backbone: 'vit-mini/4', decoderDepth: 2, decoderEmbedDim: 128, decoderNumHeads: 4 },
   },
   // The reference's AdamW (0.9/0.95, wd 0.05, warmup + cosine) at the lr the other methods use for
   // minutes-long runs (its 1.5e-4 * batch / 256 rule is tuned for 800 epochs), same batch size.

@@ -56,7 +56,7 @@ import {
   blockParamShapes, colorJitter, cosineMomentum, createVit, EmaTeacher, horizontalFlip, layerNorm, linear, makeVariable, param,
   randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
   xavierUniform, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng,
-  type StepInfo, type VariableTree, parseOrThrow, stopGradient,
+  type StepInfo, type VariableTree, parseOrThrow, stopGradient, noGrad,
   checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 import {
@@ -332,13 +332,15 @@ export class MaskCoObjective implements Objective {
     });
   }
 
-  /** k+ [N, d]: unmasked key images through the key encoder, RoIAlign pooling and the key head; no gradient. */
+  /** k+ [N, d]: unmasked key images through the key encoder, RoIAlign pooling and the key head; off the gradient tape. */
   key(images: tf.Tensor4D, boxes: Rect[]): tf.Tensor2D {
     const g = this.grid;
     return tf.tidy(() => {
       const a = tf.tensor2d(concatRows(boxes.map((b) => bilinearPoolingRow(b, g, this.config.roiSamples))), [boxes.length, g * g]);
-      const tokens = vitForward(this.vit, this.keyEncoder.params, images).tokens;
-      return stopGradient(normalizeRows(maskCoHeadForward(this.keyHead.params, poolRegions(a, this.patchTokens(tokens)))));
+      return noGrad(() => {
+        const tokens = vitForward(this.vit, this.keyEncoder.params, images, { inference: true }).tokens;
+        return normalizeRows(maskCoHeadForward(this.keyHead.params, poolRegions(a, this.patchTokens(tokens))));
+      });
     });
   }
 
@@ -429,11 +431,11 @@ export const maskco: ObjectiveDefinition<typeof MaskCoConfig> = {
   summary: 'MaskCo (Zhao et al. 2021): a masked region of one view predicts, through a mask prediction head, the momentum key of the same region in the other view (region-level InfoNCE with a queue)',
   configSchema: MaskCoConfig,
   presets: {
-    // 28x28x1, 7x7 tokens, regions of 2-4 tokens a side: the ViT-Tiny/4 of the other presets; the
-    // head a quarter of MoCo v2's hidden width for a 192-wide encoder, MoCo v2's 128 out; a queue of
-    // 4096 (well below the 60k images, a multiple of the batch 64); MoCo v3's cosine momentum
+    // 28x28x1, 7x7 tokens, regions of 2-4 tokens a side: the vit-mini/4 of the other presets; the
+    // head 4x the encoder's width (512 hidden for 128, as our MoCo v3 preset), MoCo v2's 128 out; a
+    // queue of 4096 (well below the 60k images, a multiple of the batch 64); MoCo v3's cosine momentum
     // 0.99 -> 1 for short runs (maskco.md), as our MoCo v3 baseline.
-    'fashion-mnist': { backbone: 'vit-tiny/4', headHiddenDim: 512, headOutDim: 128, queueSize: 4096, momentum: 0.99, momentumEnd: 1 },
+    'fashion-mnist': { backbone: 'vit-mini/4', headHiddenDim: 512, headOutDim: 128, queueSize: 4096, momentum: 0.99, momentumEnd: 1 },
   },
   trainerPresets: {
     // As our MoCo v3 baseline, for a fair head-to-head (maskco.md): AdamW betas (0.9, 0.999), weight

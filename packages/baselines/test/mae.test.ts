@@ -121,7 +121,7 @@ describe('mae objective', () => {
     expect(d).toMatchObject({ backbone: 'vit-base/16', maskRatio: 0.75, normPixLoss: true, decoderEmbedDim: 512, decoderDepth: 8, decoderNumHeads: 16 });
     const objective = mae.create(parseMaeConfig(mae.presets['fashion-mnist']), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
     const { config, params } = objective.backbone();
-    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 192, depth: 6 });
+    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 128, depth: 4 });
     expect(Object.keys(params).sort()).toEqual(Object.keys(vitParamShapes(config)).sort());
     expect(objective.variables()['decoder_blocks.1.attn.qkv.weight']!.shape).toEqual([128, 384]);
     expect(objective.variables()['decoder_pred.weight']!.shape).toEqual([128, 16]);
@@ -132,7 +132,7 @@ describe('mae objective', () => {
     // The encoder sees 12 of 49 tokens (+ CLS); the loss is a finite scalar.
     const images = tf.randomUniform([4, 28, 28, 1]) as tf.Tensor4D;
     const m = randomTokenMask(new Rng(1), 4, 49, 0.75);
-    expect(vitForward(config, params, images, { keep: m.keep }).tokens.shape).toEqual([4, 13, 192]);
+    expect(vitForward(config, params, images, { keep: m.keep }).tokens.shape).toEqual([4, 13, 128]);
     const loss = objective.loss([images], { step: 0, totalSteps: 1, epoch: 0 }, new Rng(2)).loss;
     expect(loss.shape).toEqual([]);
     expect(Number.isFinite(value(loss))).toBe(true);

@@ -211,11 +211,11 @@ describe('maskco objective', () => {
     expect(trainer).toMatchObject({ batchSize: 64, lr: 1e-3, weightDecay: 0.1, betas: [0.9, 0.999] });
     const objective = maskco.create(parseMaskCoConfig(maskco.presets['fashion-mnist']), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
     const { config, params } = objective.backbone();
-    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 192, depth: 6 });
+    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 128, depth: 4 });
     expect(Object.keys(params).sort()).toEqual(Object.keys(vitParamShapes(config)).sort()); // the query encoder, plain ViT names
     const vars = objective.variables();
-    expect(vars['mph.blocks.1.attn.qkv.weight']!.shape).toEqual([192, 576]);
-    expect(vars['head.0.weight']!.shape).toEqual([192, 512]);
+    expect(vars['mph.blocks.1.attn.qkv.weight']!.shape).toEqual([128, 384]);
+    expect(vars['head.0.weight']!.shape).toEqual([128, 512]);
     expect(vars['key_head.2.weight']!.shape).toEqual([512, 128]);
     expect(vars.queue!.shape).toEqual([4096, 128]);
     expect(vars.queue!.trainable).toBe(false);

@@ -129,16 +129,16 @@ describe('mocov3 objective', () => {
     });
     const objective = mocov3.create(parseMocoV3Config(mocov3.presets['fashion-mnist']), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) }) as MocoV3Objective;
     const { config, params } = objective.backbone();
-    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 192, depth: 6 });
+    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 128, depth: 4 });
     expect(Object.keys(params).sort()).toEqual(Object.keys(vitParamShapes(config)).sort());
     const vars = objective.variables();
     // backbone() is the base (query) encoder, not the momentum copy.
     expect(params['blocks.0.attn.qkv.weight']).toBe(vars['base_encoder.blocks.0.attn.qkv.weight']);
     const shapes = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.shape]));
     expect(shapes).toMatchObject({
-      'base_encoder.head.0.weight': [192, 1024], 'base_encoder.head.3.weight': [1024, 1024], 'base_encoder.head.6.weight': [1024, 256],
-      'predictor.0.weight': [256, 1024], 'predictor.3.weight': [1024, 256],
-      'momentum_encoder.head.6.weight': [1024, 256], 'momentum_encoder.blocks.5.mlp.fc2.weight': [768, 192],
+      'base_encoder.head.0.weight': [128, 512], 'base_encoder.head.3.weight': [512, 512], 'base_encoder.head.6.weight': [512, 256],
+      'predictor.0.weight': [256, 512], 'predictor.3.weight': [512, 256],
+      'momentum_encoder.head.6.weight': [512, 256], 'momentum_encoder.blocks.3.mlp.fc2.weight': [512, 128],
     });
     // The momentum encoder copies backbone + projector, not the predictor; everything of it is frozen.
     const momentum = Object.keys(vars).filter((k) => k.startsWith('momentum_encoder.'));
@@ -146,11 +146,11 @@ describe('mocov3 objective', () => {
       Object.keys(vars).filter((k) => k.startsWith('base_encoder.')).map((k) => k.slice('base_encoder.'.length)).sort(),
     );
     expect(momentum.every((k) => !vars[k]!.trainable)).toBe(true);
-    // Reference init: N(0, 1e-6) class token, one xavier bound sqrt(6 / 2D) over q, k and v.
+    // Reference init: N(0, 1e-6) class token, one xavier bound sqrt(6 / 2D), D = 128 over q, k and v.
     expect(Math.max(...Array.from(params.cls_token!.dataSync()).map(Math.abs))).toBeLessThan(1e-5);
     const qkv = Array.from(params['blocks.2.attn.qkv.weight']!.dataSync()).map(Math.abs);
-    expect(Math.max(...qkv)).toBeLessThanOrEqual(Math.sqrt(6 / 384));
-    expect(Math.max(...qkv)).toBeGreaterThan(0.95 * Math.sqrt(6 / 384));
+    expect(Math.max(...qkv)).toBeLessThanOrEqual(Math.sqrt(6 / 256));
+    expect(Math.max(...qkv)).toBeGreaterThan(0.95 * Math.sqrt(6 / 256));
     // One AdamW group of every learnable variable (the reference decays all of them); frozen ones out.
     const groups = objective.paramGroups();
     expect(groups).toHaveLength(1);
@@ -192,14 +192,15 @@ describe('mocov3 objective', () => {
     for (const [name, g] of Object.entries(grads)) expect(value(tf.max(tf.abs(g))), name).toBeGreaterThan(0);
     tf.dispose([loss, ...Object.values(grads)]);
 
-    // Made trainable for a moment, the momentum encoder still gets nothing: the keys are stop-gradient.
+    // Made trainable for a moment, the momentum encoder still gets nothing: the keys are computed off
+    // the gradient tape (noGrad), so no momentum variable is connected to the loss at all.
     const momentum = Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('momentum_encoder.') && !/patch_embed|pos_embed/.test(k)));
     for (const v of Object.values(momentum)) v.trainable = true;
     const withMomentum = valueAndGrads(() => objective.loss(views).loss, { ...momentum, 'predictor.0.weight': vars['predictor.0.weight']! });
     for (const v of Object.values(momentum)) v.trainable = false;
     const momentumGrads = Object.entries(withMomentum.grads).filter(([k]) => k.startsWith('momentum_encoder.'));
-    expect(momentumGrads.length).toBe(Object.keys(momentum).length); // connected, but through the zero gradient
-    for (const [name, g] of momentumGrads) expect(value(tf.max(tf.abs(g))), name).toBe(0);
+    expect(Object.keys(momentum).length).toBeGreaterThan(10);
+    expect(momentumGrads.map(([k]) => k)).toEqual([]);
     expect(value(tf.max(tf.abs(withMomentum.grads['predictor.0.weight']!)))).toBeGreaterThan(0);
     tf.dispose([withMomentum.value, ...Object.values(withMomentum.grads), ...views]);
     objective.dispose();

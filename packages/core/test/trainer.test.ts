@@ -122,6 +122,29 @@ describe('trainer', () => {
     expect((await e.trainer.run()).steps).toBe(6); // 96 images / batch 8 = 12 steps per epoch
   });
 
+  it('a time budget re-fixes its step count when the steps speed up, and uses the time it was given', async () => {
+    const t = makeTrainer({ budget: '6s' });
+    // The first 14 steps take 100 ms longer (as a method whose early steps are slow), then none.
+    let calls = 0;
+    const after = t.objective.afterStep?.bind(t.objective);
+    t.objective.afterStep = (info, rng) => {
+      after?.(info, rng);
+      if (calls++ < 14) for (const end = performance.now() + 100; performance.now() < end; );
+    };
+    const r = await t.trainer.run();
+    const fixes = t.reporter.messages.map((m) => /the run is (fixed|re-fixed) at (\d+) steps/.exec(m)).filter((m) => m !== null);
+    expect(fixes[0]![1]).toBe('fixed');
+    expect(fixes.some((m) => m[1] === 're-fixed')).toBe(true);
+    const first = Number(fixes[0]![2]);
+    // Planned from the slow steps alone, the run would have stopped far short of its 4 s.
+    expect(r.totalSteps).toBeGreaterThan(1.3 * first);
+    expect(r.steps).toBeGreaterThan(first);
+    expect(r.elapsedSeconds).toBeGreaterThan(4.5); // the first plan alone would end near 3.5 s
+    expect(r.elapsedSeconds).toBeLessThan(9);
+    t.trainer.dispose();
+    t.objective.dispose();
+  });
+
   it('does not leak tensors across steps', async () => {
     const { trainer } = makeTrainer({ budget: '30steps' });
     await trainer.run({ limit: 2 });

@@ -1,7 +1,8 @@
 // MOCA as a core Objective: masked views of an image predict the online-codebook assignments that an
 // EMA teacher gives the unmasked views (Gidaris et al., TMLR 2024; shared/reference/moca.md).
 // One step:
-//   teacher  each view's final-LN patch tokens (both views in one pass) -> codes with the pre-update codebook and
+//   teacher  each view's final-LN patch tokens (both views in one pass, off the gradient tape, with the
+//            fused inference ops) -> codes with the pre-update codebook and
 //            dist_norm_prev; bags of words of the interior; the codebook-usage perplexity.
 //   student  both views stacked (2B images), two complementary masking rounds; per round the encoder
 //            sees its visible positions only; the image embedding (mean of its final-LN tokens)
@@ -33,7 +34,7 @@ import {
   type StepInfo,
   type VariableTree,
   type VitConfig,
-  stopGradient,
+  noGrad,
 } from '@maskedssl/core';
 import { z } from 'zod';
 import { bagOfWords, codebookPerplexity, gatherNewWords, interiorPositions, newWordIndices, OnlineCodebook } from './codebook.js';
@@ -165,13 +166,16 @@ export class MocaObjective implements Objective {
 
     // Teacher: both views in one pass; codes of every patch token, bags of words of the interior
     // (pre-update codebook), one dist_norm statistic per view.
+    // All of it is off the gradient tape (targets only), so the teacher runs the fused inference ops.
     const x = tf.concat([v1, v2], 0);
-    const teacherTokens = stopGradient(this.patchTokens(vitForward(this.vit, this.teacher.params, x).tokens)); // [2B, L, C]
-    const assigned = this.codebook.assign(teacherTokens, c.invDelta, 2);
+    const { teacherTokens, assigned, crossBows, perplexity } = noGrad(() => {
+      const teacherTokens = this.patchTokens(vitForward(this.vit, this.teacher.params, x, { inference: true }).tokens); // [2B, L, C]
+      const assigned = this.codebook.assign(teacherTokens, c.invDelta, 2);
+      const bows = bagOfWords(assigned.codes, this.grid, c.skipOffset);
+      const crossBows = tf.concat([tf.slice(bows, [b, 0], [b, -1]), tf.slice(bows, [0, 0], [b, -1])], 0); // view 1's rows predict view 2's bag, and back
+      return { teacherTokens, assigned, crossBows, perplexity: codebookPerplexity(assigned.codes) };
+    });
     const codes = assigned.codes; // same-view targets, [2B, L, K]
-    const bows = bagOfWords(codes, this.grid, c.skipOffset);
-    const crossBows = tf.concat([tf.slice(bows, [b, 0], [b, -1]), tf.slice(bows, [0, 0], [b, -1])], 0); // view 1's rows predict view 2's bag, and back
-    const perplexity = codebookPerplexity(codes);
 
     // This step's codebook update, applied in afterStep: one view at random, distinct images.
     const source = rng.next() < 0.5 ? 0 : 1;

@@ -4,16 +4,16 @@
 // results.csv, results.md and plots (online k-NN against wall-clock time, loss curves; SVG and PNG).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core';
+import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core';
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { checkpointFeatures, pixelSource, randomInitSource, randomVitSource } from '../features.js';
 import { plannedMethods } from '../methods.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
-import { resolveRunConfig } from '../run-config.js';
+import { resolveRunConfig, type RunConfig } from '../run-config.js';
 import { setupBackend } from '../setup-backend.js';
 import { runEval, writeResults } from './eval.js';
 import { runPretrain } from './pretrain.js';
@@ -53,6 +53,47 @@ function csvRow(r: EvalResult, train?: TrainRow): string {
   const shot = (s: string) => r.lowShot?.settings.find((e) => e.setting === s)?.mean;
   const cell = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(2));
   return [r.source, r.seed, train?.steps ?? '', train ? train.imgPerSec.toFixed(1) : '', train ? train.elapsedSeconds.toFixed(0) : '', cell(knn(20)), cell(knn(10)), cell(r.linear?.accuracy), cell(shot('1')), cell(shot('5')), cell(shot('10')), cell(shot('1%'))].join(',');
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
+/**
+ * One method's training in a bench: read back when `runDir` holds this very run finished
+ * (bench-train.json), continued when it holds it interrupted (checkpoints), else trained afresh.
+ * A folder holding another configuration is refused.
+ */
+async function benchTraining(config: RunConfig, runDir: string, budget: string, log: (l: string) => void): Promise<TrainRow> {
+  const donePath = join(runDir, 'bench-train.json');
+  const saved = await readJson<Record<string, unknown>>(join(runDir, 'config.json'));
+  const started = saved !== undefined && (await listCheckpoints(join(runDir, 'checkpoints'))).length > 0;
+  if (saved !== undefined && JSON.stringify(saved) !== JSON.stringify(config)) {
+    throw new UsageError(`--out: ${runDir} holds a ${config.method} run with another configuration; choose another --out folder`);
+  }
+  const done = await readJson<TrainRow>(donePath);
+  if (done && started) {
+    log(`== ${config.method} (seed ${config.trainer.seed}): finished training read back from ${runDir}`);
+    return done;
+  }
+  log(`== ${config.method} (seed ${config.trainer.seed}): ${started ? 'continuing the interrupted training' : 'training'} for ${budget}`);
+  const { result } = await runPretrain(config, runDir, { resume: started });
+  if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
+  if (result.stoppedBy === 'SIGINT' || result.stoppedBy === 'SIGTERM') throw new Error(`${config.method}: training stopped by ${result.stoppedBy}; run the same bench command again to continue`);
+  const metrics = await readMetrics(join(runDir, 'metrics.jsonl'));
+  const row: TrainRow = {
+    method: config.method,
+    seed: config.trainer.seed,
+    steps: result.steps,
+    elapsedSeconds: result.elapsedSeconds,
+    imgPerSec: metrics.length ? metrics.reduce((s, m) => s + m.imgPerSec, 0) / metrics.length : 0,
+    checkpoint: result.checkpoint,
+    knnCurve: metrics.filter((m) => m.knn !== undefined).map((m) => [m.elapsedSeconds / 60, 100 * m.knn!]),
+    lossCurve: metrics.map((m) => [m.step, m.loss]),
+  };
+  await writeFile(donePath, JSON.stringify(row) + '\n');
+  return row;
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -98,30 +139,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const log = (l: string) => process.stderr.write(l + '\n');
   const limits = { ...(trainLimit && { trainLimit }), ...(testLimit && { testLimit }) };
 
+  // A bench is resumable: run it again with the same flags and --out, and finished trainings and
+  // evaluations are read back, an interrupted training continues from its last checkpoint.
+  const evalKey = JSON.stringify({ dataset, protocols, limits });
+  const cachedEval = async (path: string, run: () => Promise<EvalResult>): Promise<EvalResult> => {
+    const saved = await readJson<{ key: string; result: EvalResult }>(path);
+    if (saved?.key === evalKey) {
+      log(`bench: evaluation read back from ${path}`);
+      return saved.result;
+    }
+    const result = await run();
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, JSON.stringify({ key: evalKey, result }) + '\n');
+    return result;
+  };
   const trainRows: TrainRow[] = [];
   const results: EvalResult[] = [];
   const backbones = new Map<string, VitConfig>();
   for (const config of configs) {
     const runDir = join(f.out, 'runs', `${config.method}-seed${config.trainer.seed}`);
-    log(`== ${config.method} (seed ${config.trainer.seed}): training for ${budget}`);
-    const { result } = await runPretrain(config, runDir);
-    if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
-    const metrics = await readMetrics(join(runDir, 'metrics.jsonl'));
-    const row: TrainRow = {
-      method: config.method,
-      seed: config.trainer.seed,
-      steps: result.steps,
-      elapsedSeconds: result.elapsedSeconds,
-      imgPerSec: metrics.length ? metrics.reduce((s, m) => s + m.imgPerSec, 0) / metrics.length : 0,
-      checkpoint: result.checkpoint,
-      knnCurve: metrics.filter((m) => m.knn !== undefined).map((m) => [m.elapsedSeconds / 60, 100 * m.knn!]),
-      lossCurve: metrics.map((m) => [m.step, m.loss]),
-    };
+    const row = await benchTraining(config, runDir, budget, log);
     trainRows.push(row);
-    const source = await checkpointFeatures(result.checkpoint, 'avg');
+    const source = await checkpointFeatures(row.checkpoint, 'avg');
     if (source.backbone) backbones.set(JSON.stringify(source.backbone), source.backbone);
     try {
-      results.push(await runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log }));
+      results.push(await cachedEval(join(runDir, 'bench-eval.json'), () => runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log })));
     } finally {
       source.dispose();
     }
@@ -135,7 +177,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   for (let seed = 0; seed < seeds; seed++) {
     for (const source of [pixelSource(), randomInit(seed)]) {
       try {
-        results.push(await runEval({ source, dataset, protocols, seed, ...limits, log }));
+        const path = join(f.out, 'evals', `${source.name}-seed${seed}.json`);
+        results.push(await cachedEval(path, () => runEval({ source, dataset, protocols, seed, ...limits, log })));
       } finally {
         source.dispose();
       }

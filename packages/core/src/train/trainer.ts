@@ -129,10 +129,14 @@ const CheckpointState = z.object({
 
 /**
  * A time budget fixes the run's length from the speed of steps WARMUP_STEPS..CALIBRATION_STEPS-1 of
- * the run; the first steps are slower (kernel selection, allocator growth) and are not timed.
+ * the run; the first steps are slower (kernel selection, allocator growth) and are not timed. Steps
+ * often speed up further over the first minutes (a method's state filling up, the allocator settling),
+ * so the length is re-fixed from the steps since the last fix at 2x, 4x, 8x... CALIBRATION_STEPS,
+ * while less than RECALIBRATE_UNTIL of the budget's time is spent (the schedules then shift a little).
  */
 const CALIBRATION_STEPS = 12;
 const WARMUP_STEPS = 2;
+const RECALIBRATE_UNTIL = 0.5;
 
 export class Trainer {
   readonly objective: Objective;
@@ -276,6 +280,8 @@ export class Trainer {
     let windowImages = 0;
     let trainSeconds = 0;
     let calibrationSeconds = 0;
+    let calibrationSteps = 0;
+    let nextCalibration = CALIBRATION_STEPS;
     let lastKnn: number | undefined;
     let stoppedBy: TrainResult['stoppedBy'] = 'budget';
     this.reporter.message(
@@ -334,13 +340,24 @@ export class Trainer {
         this.step++;
         const stepSeconds = (performance.now() - stepStart) / 1000;
         trainSeconds += stepSeconds;
-        if (this.step - startStep > WARMUP_STEPS) calibrationSeconds += stepSeconds;
+        if (this.step - startStep > WARMUP_STEPS) {
+          calibrationSeconds += stepSeconds;
+          calibrationSteps++;
+        }
         windowImages += c.batchSize;
 
-        if (this.totalSteps === null && this.budget.kind === 'time' && this.step - startStep >= CALIBRATION_STEPS) {
-          const perStep = calibrationSeconds / (this.step - startStep - WARMUP_STEPS);
+        if (
+          this.budget.kind === 'time' &&
+          this.step - startStep >= nextCalibration &&
+          (this.totalSteps === null || elapsed() < RECALIBRATE_UNTIL * this.budget.seconds)
+        ) {
+          const perStep = calibrationSeconds / calibrationSteps;
+          const first = this.totalSteps === null;
           this.totalSteps = Math.max(this.step + 1, this.step + Math.floor((this.budget.seconds - elapsed()) / perStep));
-          this.reporter.message(`time budget: ${perStep.toFixed(2)} s/step measured, the run is fixed at ${this.totalSteps} steps`);
+          this.reporter.message(`time budget: ${perStep.toFixed(2)} s/step measured, the run is ${first ? 'fixed' : 're-fixed'} at ${this.totalSteps} steps`);
+          calibrationSeconds = 0;
+          calibrationSteps = 0;
+          nextCalibration *= 2;
         }
         const now = performance.now();
         const record: StepRecord = {
