@@ -38,10 +38,9 @@
 // objectiveFromCheckpoint and --resume work unchanged. (readCheckpointSync belongs in core, next to
 // loadCheckpoint, as `loadCheckpointSync`; it lives here so that core stays untouched.)
 // No gradient into teachers: their variables are frozen copies (trainable = false, never in
-// paramGroups()), and their forward runs as the forward function of a custom-gradient op whose only
-// input is the view (withoutGradient): tfjs records nothing while a kernel's forward runs, so the
-// teachers' variables never reach the gradient tape (tf.grads gives them no entry, not a zero) and
-// the tape keeps none of their activations (torch.no_grad()).
+// paramGroups()), and their forward runs off the gradient tape (core's noGrad, torch.no_grad()), with
+// the fused inference ops: the teachers' variables never reach the tape (tf.grads gives them no entry,
+// not a zero) and the tape keeps none of their activations.
 // Variables: the teachers are NOT in variables(), so checkpoints hold the student, the projectors and
 // their AdamW moments only. Saving the teachers would not make a checkpoint self-contained anyway:
 // create() needs the teachers' checkpoints to know their methods and shapes before any value is
@@ -63,7 +62,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   assignVariables, cloneAsFrozen, createVit, decodeSafetensors, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
-  param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  noGrad, param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
   type ParamTree, type StepInfo, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 
@@ -173,17 +172,6 @@ export function distillLoss(pred: tf.Tensor, target: tf.Tensor, kind: MomaLossKi
     const q = tf.minimum(a, beta);
     return tf.mean(tf.add(tf.div(tf.mul(tf.square(q), 0.5), beta), tf.sub(a, q))) as tf.Scalar;
   });
-}
-
-/**
- * `fn()` computed with no gradient into anything it reads: it runs as the forward function of a
- * custom-gradient op whose only input is `input` (gradient zero), and tfjs records no op on the tape
- * while a kernel's forward runs. Variables read by `fn` are therefore not connected to any loss.
- */
-export function withoutGradient<T extends tf.Tensor>(input: tf.Tensor, fn: () => T): T {
-  const shape = input.shape;
-  const op = tf.customGrad(() => ({ value: fn(), gradFunc: () => tf.zeros(shape) }));
-  return op(input) as T;
 }
 
 // ---- Checkpoints, read synchronously (see the header) ----
@@ -382,7 +370,7 @@ export class MomaObjective implements Objective {
   /** Teacher i's normalised targets [B, T', D_T] of a view at the student's visible positions `keep`, with no gradient. */
   teacherTargets(i: number, view: tf.Tensor4D, keep: tf.Tensor2D): tf.Tensor3D {
     const t = this.teachers[i]!;
-    return withoutGradient(view, () => momaTargets(vitForward(t.config, t.params, view).tokens, keep, this.config.target, this.config.targetNorm));
+    return noGrad(() => momaTargets(vitForward(t.config, t.params, view, { inference: true }).tokens, keep, this.config.target, this.config.targetNorm));
   }
 
   /**

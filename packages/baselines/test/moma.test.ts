@@ -10,7 +10,7 @@ import {
 import { mae } from '../src/mae.js';
 import { mocov3 } from '../src/mocov3.js';
 import {
-  distillLoss, moma, momaKeepCount, MomaObjective, momaStudentTokens, momaTargets, normalizeTokens, parseMomaConfig, withoutGradient,
+  distillLoss, moma, momaKeepCount, MomaObjective, momaStudentTokens, momaTargets, normalizeTokens, parseMomaConfig,
   type MomaConfigInput,
 } from '../src/moma.js';
 import { expectNoTensorLeak } from './trainer-checks.js';
@@ -171,15 +171,6 @@ describe('MOMA loss pieces', () => {
     expect(momaKeepCount(16, 0.5)).toBe(8);
   });
 
-  it('withoutGradient leaves what it reads off the gradient tape', () => {
-    const v = tf.variable(tf.tensor1d([1, 2, 3]));
-    const w = tf.variable(tf.tensor1d([4, 5, 6]));
-    const x = tf.tensor1d([1, 1, 1]);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(withoutGradient(x, () => tf.mul(v, 2)), w)) as tf.Scalar, [v, w]);
-    expect(values(grads[w.name]!)).toEqual([2, 4, 6]);
-    expect(grads[v.name]).toBeUndefined();
-    expect(() => tf.variableGrads(() => tf.sum(withoutGradient(x, () => tf.mul(v, 2))) as tf.Scalar, [v])).toThrow(/Cannot find a connection/);
-  });
 });
 
 describe('MOMA config', () => {

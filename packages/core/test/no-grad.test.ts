@@ -31,6 +31,12 @@ describe('noGrad', () => {
     expect(g.value).toBeCloseTo(4.5 + 5.25, 5);
     expect(g.dv).toEqual([2, -4, 1]); // only the v * v path: 2 v (the 3 w path is cut)
     expect(g.dw).toEqual([3, -6, 1.5]); // 3 v, taken as a constant
+    // A variable read only inside noGrad is not connected to the loss at all (no entry, not a zero).
+    const only = tf.variableGrads(() => tf.sum(tf.mul(noGrad(() => tf.mul(v, 2)), w)) as tf.Scalar, [v, w]);
+    expect(only.grads[v.name]).toBeUndefined();
+    expect(Array.from(only.grads[w.name]!.dataSync())).toEqual([2, -4, 1]);
+    tf.dispose([only.value, ...Object.values(only.grads)]);
+    expect(() => tf.variableGrads(() => tf.sum(noGrad(() => tf.mul(v, 2))) as tf.Scalar, [v])).toThrow(/Cannot find a connection/);
   });
 
   it('outside any gradient it is the plain call', () => {
