@@ -133,9 +133,12 @@ describe('end to end on the procedural dataset', () => {
     expect((again.err.match(/evaluation read back/g) ?? []).length).toBe(4);
     expect((await readFile(join(out, 'results.csv'), 'utf8')).trim().split('\n')).toEqual(csv);
     // Another configuration in the same folder is refused, naming the run folder.
-    const other = await cli('bench', '--methods', 'mae', '--budget', '5', '--dataset', 'procedural', '--protocols', 'knn', '--out', out);
+    const other = await cli(
+      'bench', '--methods', 'mae', '--budget', '5', '--dataset', 'procedural', '--protocols', 'knn',
+      '--knn-every', '2', '--set', 'trainer.batchSize=32', '--set', 'trainer.knnTrain=256', '--set', 'trainer.knnTest=128', '--out', out,
+    );
     expect(other.code).not.toBe(0);
-    expect(other.err).toMatch(/runs\/mae-seed0 holds a mae run with another configuration/);
+    expect(other.err).toMatch(/runs\/mae-seed0 holds a mae run with another configuration \(trainer.budget\)/);
   });
 });
 

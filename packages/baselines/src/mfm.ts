@@ -102,9 +102,9 @@ export const mfm: ObjectiveDefinition<typeof MfmConfig> = {
   summary: 'MFM (Xie et al. 2023): low- or high-pass filter the image, the full encoder, a linear head; loss on the masked frequencies of its spectrum',
   configSchema: MfmConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the MOCA and MAE presets; the reference's radius 16 at
+    // 28x28x1, 7x7 tokens: the vit-mini/4 of the MOCA and MAE presets; the reference's radius 16 at
     // 224 scaled to the image (16 * 28 / 224 = 2: a low-pass filter keeps the 9 lowest of 784 frequencies).
-    'fashion-mnist': { backbone: 'vit-tiny/4', maskRadius: 2 },
+    'fashion-mnist': { backbone: 'vit-mini/4', maskRadius: 2 },
   },
   // The reference's ViT recipe: AdamW betas (0.9, 0.95), wd 0.05, clip 3, warmup + cosine; at MAE's lr,
   // warmup and batch for minutes-long runs (its 3e-4 * batch / 512 over 300 epochs gives 3.75e-5 at 64).

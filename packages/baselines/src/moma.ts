@@ -450,10 +450,10 @@ export const moma: ObjectiveDefinition<typeof MomaConfig> = {
   summary: 'MOMA (Yao et al. 2023): a masked student regresses the normalised tokens of frozen MoCo v3 / MAE teachers through per-teacher projectors',
   configSchema: MomaConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the other presets, 12 of 49 patches visible. Set-up (3)
+    // 28x28x1, 7x7 tokens: the vit-mini/4 of the other presets, 12 of 49 patches visible. Set-up (3)
     // with the run folders `maskedssl pretrain --method mocov3|mae --out runs/<method>` writes; for
     // set-up (1): --set 'method.teachers=[{"checkpoint":"runs/mocov3"}]' --set method.studentInit=runs/mae.
-    'fashion-mnist': { backbone: 'vit-tiny/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }], studentInit: 'random' },
+    'fashion-mnist': { backbone: 'vit-mini/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }], studentInit: 'random' },
   },
   // moma.md's AdamW (0.9/0.95, wd 0.05, 10% warmup + cosine) at the lr and batch of the MAE preset
   // (the 1.5e-4 * batch / 256 rule is tuned for hundreds of epochs).

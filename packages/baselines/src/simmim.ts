@@ -80,9 +80,9 @@ export const simmim: ObjectiveDefinition<typeof SimMimConfig> = {
   summary: 'SimMIM (Xie et al. 2022): mask tokens at 60% of the patches, the full encoder, a linear head regressing their raw pixels (L1)',
   configSchema: SimMimConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the ViT-Tiny/4 of the MOCA and MAE presets, so a head-to-head compares
+    // 28x28x1, 7x7 tokens: the vit-mini/4 of the MOCA and MAE presets, so a head-to-head compares
     // like with like; SimMIM's head is the one linear layer, no decoder to size.
-    'fashion-mnist': { backbone: 'vit-tiny/4' },
+    'fashion-mnist': { backbone: 'vit-mini/4' },
   },
   // The reference's AdamW (betas 0.9/0.999, wd 0.05, clip 5) at MAE's lr, schedule and batch for
   // minutes-long runs: its lr rule (1e-4 * batch / 512 for ViT-B over 800 epochs, a multistep decay)

@@ -115,9 +115,9 @@ describe('mfm objective', () => {
     expect(parseMfmConfig({})).toMatchObject({ backbone: 'vit-base/16', maskRadius: 16, lowPassProb: 0.5, lossGamma: 1 });
     const objective = mfm.create(parseMfmConfig(mfm.presets['fashion-mnist']), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
     const { config, params } = objective.backbone();
-    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 192, depth: 6 });
+    expect(config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 128, depth: 4 });
     expect(Object.keys(params).sort()).toEqual(Object.keys(vitParamShapes(config)).sort());
-    expect(objective.variables()['decoder.0.weight']!.shape).toEqual([192, 16]);
+    expect(objective.variables()['decoder.0.weight']!.shape).toEqual([128, 16]);
     expect(Object.keys(objective.variables())).not.toContain('mask_token');
     const loss = objective.loss([tf.randomUniform([4, 28, 28, 1]) as tf.Tensor4D], info, new Rng(2)).loss;
     expect(loss.shape).toEqual([]);

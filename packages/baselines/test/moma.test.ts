@@ -180,7 +180,7 @@ describe('MOMA config', () => {
       teachers: [{ checkpoint: 'runs/mocov3', weight: 1 }], studentInit: 'random', backbone: 'vit-small/16', maskRatio: 0.9, target: 'cls+visible',
       targetNorm: 'layernorm', projector: 'linear', loss: 'smooth-l1', smoothL1Beta: 2, cropMinScale: 0.2,
     });
-    expect(parseMomaConfig(moma.presets['fashion-mnist'])).toMatchObject({ backbone: 'vit-tiny/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }] });
+    expect(parseMomaConfig(moma.presets['fashion-mnist'])).toMatchObject({ backbone: 'vit-mini/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }] });
     expect(parseTrainerConfig(moma.trainerPresets!['fashion-mnist'])).toMatchObject({ batchSize: 64, lr: 1e-3, warmup: 0.1, weightDecay: 0.05, betas: [0.9, 0.95] });
     expect(parseTrainerConfig(moma.trainerPresets!['fashion-mnist']).batchSize).toBe(parseTrainerConfig(mae.trainerPresets!['fashion-mnist']).batchSize);
   });
@@ -441,15 +441,15 @@ describe('MOMA with teachers from checkpoints', () => {
     expect(attempt({ ...mocoShaped, ...t(mocoRun), maskRatio: 0.9 }, [8, 8, 1])).toMatch(/teachers\[0\]\.checkpoint .*takes 16x16x1 images/);
   });
 
-  it('builds the fashion-mnist preset on 28x28x1 with teachers of 28x28 runs (a 192-wide student, 32- and 24-wide teachers)', async () => {
+  it('builds the fashion-mnist preset on 28x28x1 with teachers of 28x28 runs (a 128-wide student, 32- and 24-wide teachers)', async () => {
     const moco28 = await writtenRun(mocov3, tinyMoco, [28, 28, 1]);
     const mae28 = await writtenRun(mae, tinyMae, [28, 28, 1]);
     const config = parseMomaConfig({ ...moma.presets['fashion-mnist'], teachers: [{ checkpoint: moco28 }, { checkpoint: mae28 }] });
     const objective = moma.create(config, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) }) as MomaObjective;
-    expect(objective.backbone().config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 192, depth: 6 });
+    expect(objective.backbone().config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 128, depth: 4 });
     expect(objective.keepCount).toBe(12);
-    expect(objective.variables()['projectors.0.weight']!.shape).toEqual([192, 32]);
-    expect(objective.variables()['projectors.1.weight']!.shape).toEqual([192, 24]);
+    expect(objective.variables()['projectors.0.weight']!.shape).toEqual([128, 32]);
+    expect(objective.variables()['projectors.1.weight']!.shape).toEqual([128, 24]);
     const images = tf.randomUniform([4, 28, 28, 1]) as tf.Tensor4D;
     const r = objective.loss([images], { step: 0, totalSteps: 1, epoch: 0 }, new Rng(2));
     expect(r.loss.shape).toEqual([]);

@@ -59,6 +59,17 @@ describe('noGrad', () => {
     tf.dispose([value, ...Object.values(gs)]);
   });
 
+  it('refuses an async function, and restores the tape when f throws', () => {
+    const { value, grads: gs } = tf.variableGrads(() => {
+      expect(() => noGrad(async () => 1)).toThrow(/must be synchronous/);
+      expect(() => noGrad(() => { throw new Error('inside'); })).toThrow(/inside/);
+      expect(tf.engine().state.gradientDepth).toBe(1);
+      return tf.sum(tf.mul(v, w)) as tf.Scalar;
+    }, [v]);
+    expect(Array.from(gs[v.name]!.dataSync())).toEqual([4, 1, -1]);
+    tf.dispose([value, ...Object.values(gs)]);
+  });
+
   it('leaves the number of tensors unchanged across repeated gradients', () => {
     grads(v, w);
     const before = tf.memory().numTensors;

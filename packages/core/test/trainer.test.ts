@@ -123,26 +123,34 @@ describe('trainer', () => {
   });
 
   it('a time budget re-fixes its step count when the steps speed up, and uses the time it was given', async () => {
-    const t = makeTrainer({ budget: '6s' });
-    // The first 14 steps take 100 ms longer (as a method whose early steps are slow), then none.
+    // A fake clock that only the steps advance: 12 steps of 300 ms (as a method whose early steps are
+    // slow), then 100 ms each; the budget is 10 s of that clock, whatever the real speed.
+    let clock = 0;
     let calls = 0;
-    const after = t.objective.afterStep?.bind(t.objective);
-    t.objective.afterStep = (info, rng) => {
+    const def = getObjective('toy');
+    const objective = def.create(def.configSchema.parse({}), { imageShape: [16, 16, 1], batchSize: 8, rng: new Rng(42) });
+    const after = objective.afterStep?.bind(objective);
+    objective.afterStep = (info, rng) => {
       after?.(info, rng);
-      if (calls++ < 14) for (const end = performance.now() + 100; performance.now() < end; );
+      clock += calls++ < 12 ? 300 : 100;
     };
-    const r = await t.trainer.run();
-    const fixes = t.reporter.messages.map((m) => /the run is (fixed|re-fixed) at (\d+) steps/.exec(m)).filter((m) => m !== null);
-    expect(fixes[0]![1]).toBe('fixed');
-    expect(fixes.some((m) => m[1] === 're-fixed')).toBe(true);
-    const first = Number(fixes[0]![2]);
-    // Planned from the slow steps alone, the run would have stopped far short of its 4 s.
-    expect(r.totalSteps).toBeGreaterThan(1.3 * first);
-    expect(r.steps).toBeGreaterThan(first);
-    expect(r.elapsedSeconds).toBeGreaterThan(4.5); // the first plan alone would end near 3.5 s
-    expect(r.elapsedSeconds).toBeLessThan(9);
-    t.trainer.dispose();
-    t.objective.dispose();
+    const reporter = memoryReporter();
+    const config = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, budget: '10s' });
+    const trainer = new Trainer({ objective, method: 'toy', config, dataset, reporter, handleSignals: false, clock: () => clock });
+    const r = await trainer.run();
+    const fixes = reporter.messages.map((m) => /(\d+\.\d+) s\/step measured, the run is (fixed|re-fixed) at (\d+) steps/.exec(m)).filter((m) => m !== null);
+    // Step 12: steps 3-12 took 0.3 s, 3.6 s are spent: 12 + floor(6.4 / 0.3) = 33 steps. Step 24:
+    // steps 13-24 took 0.1 s, 4.8 s spent (< half the budget): 24 + floor(5.2 / 0.1) = 76. At step
+    // 48, 7.2 s are spent: no more fixes.
+    expect(fixes.map((m) => [m[1], m[2], Number(m[3])])).toEqual([
+      ['0.30', 'fixed', 33],
+      ['0.10', 're-fixed', 76],
+    ]);
+    expect(r.totalSteps).toBe(76);
+    expect(r.steps).toBe(76);
+    expect(r.elapsedSeconds).toBeCloseTo(10, 6); // the first plan alone would have stopped at 5.7 s
+    trainer.dispose();
+    objective.dispose();
   });
 
   it('does not leak tensors across steps', async () => {

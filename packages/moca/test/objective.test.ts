@@ -47,7 +47,8 @@ describe('the objective', () => {
       expect(Number.isFinite(value.dataSync()[0])).toBe(true);
       expect(Object.keys(grads).sort()).toEqual(Object.keys(learnable).sort());
       // Even asked for explicitly, at the engine level (no trainable filter), the teacher and the
-      // codebook receive nothing: their outputs enter the loss through stopGradient.
+      // codebook receive nothing: the teacher and the codes run off the tape (noGrad), and the
+      // codebook's words reach the prototype generators through stopGradient (a zero, if anything).
       const frozen = frozenNames.map((n) => vars[n]!);
       const r = tf.engine().gradients(() => obj.loss([v1!, v2!], info, new Rng(1)).loss, frozen, undefined, true);
       r.grads.forEach((g, i) => {

@@ -2,9 +2,9 @@
 // dataset, batch size and budget (its own views, as each method defines them), then the shared
 // harness evaluates it; the `pixels` and `random-init` rows give the floor. Writes results.json,
 // results.csv, results.md and plots (online k-NN against wall-clock time, loss curves; SVG and PNG).
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core';
 import { listOf, parseFlags, positiveInt } from '../args.js';
@@ -55,30 +55,52 @@ function csvRow(r: EvalResult, train?: TrainRow): string {
   return [r.source, r.seed, train?.steps ?? '', train ? train.imgPerSec.toFixed(1) : '', train ? train.elapsedSeconds.toFixed(0) : '', cell(knn(20)), cell(knn(10)), cell(r.linear?.accuracy), cell(shot('1')), cell(shot('5')), cell(shot('10')), cell(shot('1%'))].join(',');
 }
 
+/** Steps between a bench run's checkpoints (a crashed bench continues from the newest; --set overrides). */
+const BENCH_CHECKPOINT_EVERY = 200;
+
 async function readJson<T>(path: string): Promise<T | undefined> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
+/** The top-level and section keys whose values differ between two configs (for the refusal message). */
+function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].flatMap((k) => {
+    const [x, y] = [a[k], b[k]];
+    if (JSON.stringify(x) === JSON.stringify(y)) return [];
+    const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    return isRecord(x) && isRecord(y) ? differingKeys(x, y).map((d) => `${k}.${d}`) : [k];
+  });
+}
+
+/** Refuses a run folder that holds a run of another configuration, naming the keys that differ. */
+async function checkRunFolder(config: RunConfig, runDir: string): Promise<void> {
+  const saved = await readJson<Record<string, unknown>>(join(runDir, 'config.json'));
+  const wanted = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  if (saved !== undefined && JSON.stringify(saved) !== JSON.stringify(wanted)) {
+    throw new UsageError(
+      `--out: ${runDir} holds a ${config.method} run with another configuration (${differingKeys(saved, wanted).join(', ')}); choose another --out folder`,
+    );
+  }
+}
+
 /**
  * One method's training in a bench: read back when `runDir` holds this very run finished
- * (bench-train.json), continued when it holds it interrupted (checkpoints), else trained afresh.
- * A folder holding another configuration is refused.
+ * (bench-train.json), continued from its newest checkpoint when it holds it interrupted, else trained
+ * afresh (an old metrics.jsonl and evaluation are removed first). checkRunFolder has run.
  */
 async function benchTraining(config: RunConfig, runDir: string, budget: string, log: (l: string) => void): Promise<TrainRow> {
   const donePath = join(runDir, 'bench-train.json');
-  const saved = await readJson<Record<string, unknown>>(join(runDir, 'config.json'));
-  const started = saved !== undefined && (await listCheckpoints(join(runDir, 'checkpoints'))).length > 0;
-  if (saved !== undefined && JSON.stringify(saved) !== JSON.stringify(config)) {
-    throw new UsageError(`--out: ${runDir} holds a ${config.method} run with another configuration; choose another --out folder`);
-  }
+  const newest = (await listCheckpoints(join(runDir, 'checkpoints'))).at(-1)?.path;
   const done = await readJson<TrainRow>(donePath);
-  if (done && started) {
+  if (done && newest) {
     log(`== ${config.method} (seed ${config.trainer.seed}): finished training read back from ${runDir}`);
-    return done;
+    return { ...done, checkpoint: newest };
   }
-  log(`== ${config.method} (seed ${config.trainer.seed}): ${started ? 'continuing the interrupted training' : 'training'} for ${budget}`);
-  const { result } = await runPretrain(config, runDir, { resume: started });
+  if (!newest) await Promise.all(['metrics.jsonl', 'bench-eval.json'].map((f) => rm(join(runDir, f), { force: true })));
+  log(`== ${config.method} (seed ${config.trainer.seed}): ${newest ? 'continuing the interrupted training' : 'training'} for ${budget}`);
+  const { result } = await runPretrain(config, runDir, { resume: newest !== undefined });
   if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
   if (result.stoppedBy === 'SIGINT' || result.stoppedBy === 'SIGTERM') throw new Error(`${config.method}: training stopped by ${result.stoppedBy}; run the same bench command again to continue`);
   const metrics = await readMetrics(join(runDir, 'metrics.jsonl'));
@@ -131,7 +153,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   // Resolve every config before training anything, so a bad flag fails at once.
   const configs = methods.flatMap((method) =>
     Array.from({ length: seeds }, (_, seed) =>
-      resolveRunConfig({ method, budget, seed, sets: [...(f.set ?? []), `trainer.knnEvery=${knnEvery}`], dataset: datasetInput }),
+      resolveRunConfig({ method, budget, seed, sets: [`trainer.checkpointEvery=${BENCH_CHECKPOINT_EVERY}`, ...(f.set ?? []), `trainer.knnEvery=${knnEvery}`], dataset: datasetInput }),
     ),
   );
   const dataset = DatasetConfig.parse(datasetInput);
@@ -141,8 +163,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
   // A bench is resumable: run it again with the same flags and --out, and finished trainings and
   // evaluations are read back, an interrupted training continues from its last checkpoint.
-  const evalKey = JSON.stringify({ dataset, protocols, limits });
-  const cachedEval = async (path: string, run: () => Promise<EvalResult>): Promise<EvalResult> => {
+  // An evaluation is read back only for the same data, protocols and limits, and the same features
+  // (the checkpoint's step folder, or the random-init backbone).
+  const cachedEval = async (path: string, features: unknown, run: () => Promise<EvalResult>): Promise<EvalResult> => {
+    const evalKey = JSON.stringify({ dataset, protocols, limits, features });
     const saved = await readJson<{ key: string; result: EvalResult }>(path);
     if (saved?.key === evalKey) {
       log(`bench: evaluation read back from ${path}`);
@@ -156,29 +180,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const trainRows: TrainRow[] = [];
   const results: EvalResult[] = [];
   const backbones = new Map<string, VitConfig>();
+  const runDirOf = (config: RunConfig) => join(f.out!, 'runs', `${config.method}-seed${config.trainer.seed}`);
+  for (const config of configs) await checkRunFolder(config, runDirOf(config));
   for (const config of configs) {
-    const runDir = join(f.out, 'runs', `${config.method}-seed${config.trainer.seed}`);
+    const runDir = runDirOf(config);
     const row = await benchTraining(config, runDir, budget, log);
     trainRows.push(row);
     const source = await checkpointFeatures(row.checkpoint, 'avg');
     if (source.backbone) backbones.set(JSON.stringify(source.backbone), source.backbone);
     try {
-      results.push(await cachedEval(join(runDir, 'bench-eval.json'), () => runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log })));
+      results.push(await cachedEval(join(runDir, 'bench-eval.json'), basename(row.checkpoint), () => runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log })));
     } finally {
       source.dispose();
     }
   }
   const imageShape = (await openDataset(dataset, 'test')).imageShape;
-  // The random-init row uses the backbone the methods trained (vit-tiny/4 when they differ, said so).
+  // The random-init row uses the backbone the methods trained (vit-mini/4, the presets', when they differ, said so).
   const shared = backbones.size === 1 ? [...backbones.values()][0]! : undefined;
-  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like); random-init uses vit-tiny/4`);
+  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like); random-init uses vit-mini/4`);
   const randomInit = (seed: number) =>
-    shared ? randomVitSource(shared, seed, 'avg', `d${shared.embedDim} depth ${shared.depth} patch ${shared.patchSize}`) : randomInitSource('vit-tiny/4', imageShape, seed, 'avg');
+    shared ? randomVitSource(shared, seed, 'avg', `d${shared.embedDim} depth ${shared.depth} patch ${shared.patchSize}`) : randomInitSource('vit-mini/4', imageShape, seed, 'avg');
   for (let seed = 0; seed < seeds; seed++) {
     for (const source of [pixelSource(), randomInit(seed)]) {
       try {
         const path = join(f.out, 'evals', `${source.name}-seed${seed}.json`);
-        results.push(await cachedEval(path, () => runEval({ source, dataset, protocols, seed, ...limits, log })));
+        results.push(await cachedEval(path, source.name === 'pixels' ? 'pixels' : (shared ?? 'vit-mini/4'), () => runEval({ source, dataset, protocols, seed, ...limits, log })));
       } finally {
         source.dispose();
       }

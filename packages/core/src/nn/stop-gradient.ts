@@ -1,7 +1,7 @@
 // stopGradient: the identity in the forward pass, a zero gradient in the backward pass (torch's
-// `.detach()` / `torch.no_grad()`) for teachers, momentum branches, codebooks and queues. The trainer
-// never differentiates with respect to frozen variables anyway; this makes such targets constants for
-// any caller that would.
+// `.detach()`) for a tensor that is a target: codebooks, queues, a computed target. Whole forward
+// passes that only make targets (teachers, momentum branches) run under noGrad (no-grad.ts) instead,
+// which records nothing at all.
 import * as tf from '@tensorflow/tfjs-core';
 
 export function stopGradient<T extends tf.Tensor>(x: T): T {

@@ -98,6 +98,8 @@ export interface TrainerSetup {
   reporter?: ProgressReporter;
   /** Write a checkpoint and stop on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
+  /** Milliseconds for time budgets and throughput (default performance.now; tests pass a fake clock). */
+  clock?: () => number;
 }
 
 export interface TrainResult {
@@ -132,7 +134,9 @@ const CheckpointState = z.object({
  * the run; the first steps are slower (kernel selection, allocator growth) and are not timed. Steps
  * often speed up further over the first minutes (a method's state filling up, the allocator settling),
  * so the length is re-fixed from the steps since the last fix at 2x, 4x, 8x... CALIBRATION_STEPS,
- * while less than RECALIBRATE_UNTIL of the budget's time is spent (the schedules then shift a little).
+ * while less than RECALIBRATE_UNTIL of the budget's time is spent. Each fix stretches or shrinks the
+ * step-based schedules (warmup, cosine, momentum) to the new length from then on, so the lr moves by
+ * the difference between the two plans at the current step; a resumed run re-fixes the same way.
  */
 const CALIBRATION_STEPS = 12;
 const WARMUP_STEPS = 2;
@@ -258,6 +262,7 @@ export class Trainer {
    */
   async run({ limit }: { limit?: number } = {}): Promise<TrainResult> {
     const c = this.config;
+    const now = this.setup.clock ?? (() => performance.now());
     const outDir = this.setup.outDir;
     if (outDir) await mkdir(outDir, { recursive: true });
     const metricsPath = outDir ? join(outDir, 'metrics.jsonl') : undefined;
@@ -271,12 +276,12 @@ export class Trainer {
     const learnable: Record<string, tf.Variable> = {};
     for (const g of this.objective.paramGroups()) Object.assign(learnable, g.params);
     const losses: number[] = [];
-    const start = performance.now();
+    const start = now();
     // Training wall-clock: everything but the online k-NN evaluations, which do not spend the budget.
     let evalSeconds = 0;
-    const elapsed = () => this.elapsedBefore + (performance.now() - start) / 1000 - evalSeconds;
+    const elapsed = () => this.elapsedBefore + (now() - start) / 1000 - evalSeconds;
     const startStep = this.step;
-    let windowStart = performance.now();
+    let windowStart = now();
     let windowImages = 0;
     let trainSeconds = 0;
     let calibrationSeconds = 0;
@@ -299,7 +304,7 @@ export class Trainer {
           stoppedBy = 'limit';
           break;
         }
-        const stepStart = performance.now();
+        const stepStart = now();
         // A time budget runs a few steps against a provisional length, then fixes it from their speed.
         const total = this.totalSteps ?? CALIBRATION_STEPS * 1000;
         const { lr, wd } = this.schedules(total);
@@ -338,7 +343,7 @@ export class Trainer {
         tf.tidy(() => this.objective.afterStep?.(info, this.rng));
         losses.push(loss);
         this.step++;
-        const stepSeconds = (performance.now() - stepStart) / 1000;
+        const stepSeconds = (now() - stepStart) / 1000;
         trainSeconds += stepSeconds;
         if (this.step - startStep > WARMUP_STEPS) {
           calibrationSeconds += stepSeconds;
@@ -359,7 +364,7 @@ export class Trainer {
           calibrationSteps = 0;
           nextCalibration *= 2;
         }
-        const now = performance.now();
+        const stepEnd = now();
         const record: StepRecord = {
           step: this.step - 1,
           totalSteps: this.totalSteps ?? total,
@@ -368,19 +373,19 @@ export class Trainer {
           metrics: metricValues,
           lr: hyper.lr,
           weightDecay: hyper.weightDecay,
-          imgPerSec: windowImages / Math.max(1e-9, (now - windowStart) / 1000),
+          imgPerSec: windowImages / Math.max(1e-9, (stepEnd - windowStart) / 1000),
           elapsedSeconds: elapsed(),
           etaSeconds: ((this.totalSteps ?? total) - this.step) * (trainSeconds / (this.step - startStep)),
         };
         if (c.knnEvery > 0 && (this.step % c.knnEvery === 0 || this.step === this.totalSteps)) {
-          const evalStart = performance.now();
+          const evalStart = now();
           record.knn = lastKnn = await this.onlineKnn();
-          evalSeconds += (performance.now() - evalStart) / 1000;
+          evalSeconds += (now() - evalStart) / 1000;
         }
         this.reporter.step(record);
         if (metricsPath) await appendFile(metricsPath, JSON.stringify(record) + '\n');
         if (this.step % c.logEvery === 0 || record.knn !== undefined) {
-          windowStart = performance.now();
+          windowStart = now();
           windowImages = 0;
         }
         if (c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) await this.checkpoint(elapsed());
