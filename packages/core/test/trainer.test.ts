@@ -124,7 +124,8 @@ describe('trainer', () => {
 
   it('a time budget re-fixes its step count when the steps speed up, and uses the time it was given', async () => {
     // A fake clock that only the steps advance: 12 steps of 300 ms (as a method whose early steps are
-    // slow), then 100 ms each; the budget is 10 s of that clock, whatever the real speed.
+    // slow), then 100 ms each, and 200 ms from step 61 on; the budget is 10 s of that clock, whatever
+    // the real speed.
     let clock = 0;
     let calls = 0;
     const def = getObjective('toy');
@@ -132,23 +133,26 @@ describe('trainer', () => {
     const after = objective.afterStep?.bind(objective);
     objective.afterStep = (info, rng) => {
       after?.(info, rng);
-      clock += calls++ < 12 ? 300 : 100;
+      const i = calls++;
+      clock += i < 12 ? 300 : i < 60 ? 100 : 200;
     };
     const reporter = memoryReporter();
     const config = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, budget: '10s' });
-    const trainer = new Trainer({ objective, method: 'toy', config, dataset, reporter, handleSignals: false, clock: () => clock });
+    const trainer = new Trainer({ objective, method: 'toy', config: { ...config, knnEvery: 50, knnTrain: 64, knnTest: 32 }, dataset, knnData: { train: dataset, test: dataset }, reporter, handleSignals: false, clock: () => clock });
     const r = await trainer.run();
     const fixes = reporter.messages.map((m) => /(\d+\.\d+) s\/step measured, the run is (fixed|re-fixed) at (\d+) steps/.exec(m)).filter((m) => m !== null);
     // Step 12: steps 3-12 took 0.3 s, 3.6 s are spent: 12 + floor(6.4 / 0.3) = 33 steps. Step 24:
     // steps 13-24 took 0.1 s, 4.8 s spent (< half the budget): 24 + floor(5.2 / 0.1) = 76. At step
-    // 48, 7.2 s are spent: no more fixes.
+    // 48, 7.2 s are spent: no more fixes. Step 60 ends at 8.4 s; 8 steps of 0.2 s use up the rest.
     expect(fixes.map((m) => [m[1], m[2], Number(m[3])])).toEqual([
       ['0.30', 'fixed', 33],
       ['0.10', 're-fixed', 76],
     ]);
     expect(r.totalSteps).toBe(76);
-    expect(r.steps).toBe(76);
+    expect(r.steps).toBe(68); // stopped by the time
     expect(r.elapsedSeconds).toBeCloseTo(10, 6); // the first plan alone would have stopped at 5.7 s
+    // Online k-NN every 50 steps and at the last one, also when the time (not the count) ends the run.
+    expect(reporter.records.filter((x) => x.knn !== undefined).map((x) => x.step + 1)).toEqual([50, 68]);
     trainer.dispose();
     objective.dispose();
   });

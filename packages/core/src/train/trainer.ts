@@ -377,7 +377,9 @@ export class Trainer {
           elapsedSeconds: elapsed(),
           etaSeconds: ((this.totalSteps ?? total) - this.step) * (trainSeconds / (this.step - startStep)),
         };
-        if (c.knnEvery > 0 && (this.step % c.knnEvery === 0 || this.step === this.totalSteps)) {
+        // The run's last step (the planned count, or the time is up) always gets a k-NN point.
+        const last = this.step === this.totalSteps || (this.budget.kind === 'time' && elapsed() >= this.budget.seconds);
+        if (c.knnEvery > 0 && (this.step % c.knnEvery === 0 || last)) {
           const evalStart = now();
           record.knn = lastKnn = await this.onlineKnn();
           evalSeconds += (now() - evalStart) / 1000;
