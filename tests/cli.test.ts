@@ -2,7 +2,7 @@
 // pretrain -> eval -> embed -> export -> bench write what they promise; SIGINT checkpoints and resumes.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +132,19 @@ describe('end to end on the procedural dataset', () => {
     expect(again.err).not.toMatch(/training for 4/);
     expect((again.err.match(/evaluation read back/g) ?? []).length).toBe(4);
     expect((await readFile(join(out, 'results.csv'), 'utf8')).trim().split('\n')).toEqual(csv);
+    // A training interrupted after its last checkpoint continues from it; records logged after that
+    // checkpoint are dropped (the steps run again).
+    await rm(join(out, 'runs', 'mae-seed0', 'bench-train.json'));
+    await appendFile(join(out, 'runs', 'mae-seed0', 'metrics.jsonl'), JSON.stringify({ step: 99, loss: 1, elapsedSeconds: 1, imgPerSec: 1 }) + '\n');
+    const resumed = await cli(
+      'bench', '--methods', 'mae,moca', '--budget', '4', '--dataset', 'procedural', '--protocols', 'knn',
+      '--knn-every', '2', '--set', 'trainer.batchSize=32', '--set', 'trainer.knnTrain=256', '--set', 'trainer.knnTest=128',
+      '--train-limit', '256', '--test-limit', '128', '--out', out,
+    );
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toMatch(/mae \(seed 0\): continuing the interrupted training/);
+    const steps = (await readFile(join(out, 'runs', 'mae-seed0', 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([0, 1, 2, 3]);
     // Another configuration in the same folder is refused, naming the run folder.
     const other = await cli(
       'bench', '--methods', 'mae', '--budget', '5', '--dataset', 'procedural', '--protocols', 'knn',
