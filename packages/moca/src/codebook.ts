@@ -12,7 +12,7 @@
 // Pure functions first, then OnlineCodebook, which holds the state as frozen variables (words,
 // dist_norm, dist_norm_prev) plus the ring pointer (JSON state).
 import * as tf from '@tensorflow/tfjs-core';
-import { linear, makeVariable, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
+import { linear, makeVariable, noGrad, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
 
 /** The reference's eps for L1/L2 normalisation: x / max(norm, eps). */
 export const NORMALIZE_EPS = 1e-5;
@@ -179,9 +179,12 @@ export class OnlineCodebook {
     return stopGradient(this.words as tf.Tensor2D);
   }
 
-  /** Codes of teacher patch tokens [N, L, C] (`views` stacked blocks) with the current words and dist_norm_prev. */
+  /**
+   * Codes of teacher patch tokens [N, L, C] (`views` stacked blocks) with the current words and
+   * dist_norm_prev; targets only, computed off the gradient tape (no copies of tokens or words).
+   */
   assign(tokens: tf.Tensor3D, invDelta: number, views = 1): Assignment {
-    return tf.tidy(() => assignWords(stopGradient(tokens), this.dictionary(), invDelta, stopGradient(this.distNormPrev), views));
+    return noGrad(() => tf.tidy(() => assignWords(tokens, this.words as tf.Tensor2D, invDelta, this.distNormPrev, views)));
   }
 
   /**
