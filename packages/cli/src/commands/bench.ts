@@ -93,11 +93,10 @@ async function checkRunFolder(config: RunConfig, runDir: string): Promise<void> 
 async function benchTraining(config: RunConfig, runDir: string, budget: string, log: (l: string) => void): Promise<TrainRow> {
   const donePath = join(runDir, 'bench-train.json');
   const latest = (await listCheckpoints(join(runDir, 'checkpoints'))).at(-1);
-  const newest = latest?.path;
   const done = await readJson<TrainRow>(donePath);
-  if (done && newest) {
+  if (done && latest) {
     log(`== ${config.method} (seed ${config.trainer.seed}): finished training read back from ${runDir}`);
-    return { ...done, checkpoint: newest };
+    return { ...done, checkpoint: latest.path };
   }
   const metricsPath = join(runDir, 'metrics.jsonl');
   if (!latest) await Promise.all([metricsPath, join(runDir, 'bench-eval.json')].map((f) => rm(f, { force: true })));
@@ -106,8 +105,8 @@ async function benchTraining(config: RunConfig, runDir: string, budget: string, 
     const kept = (await readMetrics(metricsPath)).filter((m) => m.step < latest.step);
     await writeFile(metricsPath, kept.map((m) => JSON.stringify(m) + '\n').join(''));
   }
-  log(`== ${config.method} (seed ${config.trainer.seed}): ${newest ? 'continuing the interrupted training' : 'training'} for ${budget}`);
-  const { result } = await runPretrain(config, runDir, { resume: newest !== undefined });
+  log(`== ${config.method} (seed ${config.trainer.seed}): ${latest ? 'continuing the interrupted training' : 'training'} for ${budget}`);
+  const { result } = await runPretrain(config, runDir, { resume: latest !== undefined });
   if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
   if (result.stoppedBy === 'SIGINT' || result.stoppedBy === 'SIGTERM') throw new Error(`${config.method}: training stopped by ${result.stoppedBy}; run the same bench command again to continue`);
   const metrics = await readMetrics(metricsPath);
