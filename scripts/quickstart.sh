@@ -14,9 +14,9 @@ resume=()
 [ -d "$run/checkpoints" ] && [ -n "$(ls -A "$run/checkpoints" 2>/dev/null)" ] && resume=(--resume)
 cli pretrain --method moca --dataset fashion-mnist --budget "$budget" --out "$run" "${resume[@]}"
 cli eval --checkpoint "$run" --dataset fashion-mnist --protocols knn,linear,lowshot --out "$run/eval"
-for f in pixels random-init; do
-  [ -f "runs/quickstart-$f/results.json" ] || cli eval --features "$f" --dataset fashion-mnist --protocols knn,linear,lowshot --out "runs/quickstart-$f"
-done
+[ -f runs/quickstart-pixels/results.json ] || cli eval --features pixels --dataset fashion-mnist --protocols knn,linear,lowshot --out runs/quickstart-pixels
+# random weights in the shape of the network MOCA trained (its preset's backbone)
+cli eval --features random-init --backbone "$run" --dataset fashion-mnist --protocols knn,linear,lowshot --out runs/quickstart-random-init
 echo
 echo "MOCA after $budget on Fashion-MNIST (results in $run/eval, floors in runs/quickstart-pixels and runs/quickstart-random-init):"
 cat "$run/eval/results.md" runs/quickstart-pixels/results.md runs/quickstart-random-init/results.md | awk 'NR<=2 || !/^\| (features|---)/'

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors, initBackend } from '@maskedssl/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { randomInitLike } from '../packages/cli/src/features.js';
 import { main } from '../packages/cli/src/main.js';
 
 await initBackend({ log: null });
@@ -86,6 +87,19 @@ describe('end to end on the procedural dataset', () => {
     expect(row.lowShot.settings).toHaveLength(4);
     expect(existsSync(join(evalDir, 'results.md'))).toBe(true);
 
+    // random-init in the shape of the run's backbone, against the network the run trained
+    const floor = await randomInitLike(run, [28, 28, 1], 0, 'avg');
+    expect(floor.backbone).toMatchObject({ embedDim: 128, depth: 4, patchSize: 4 });
+    expect(floor.info.backbone).toBe('d128 depth 4 patch 4');
+    floor.dispose();
+    const floorDir = join(dir, 'floor');
+    const f = await cli('eval', '--features', 'random-init', '--backbone', run, '--dataset', 'procedural', '--protocols', 'knn', '--train-limit', '100', '--test-limit', '50', '--out', floorDir);
+    expect(f.code).toBe(0);
+    expect(JSON.parse(await readFile(join(floorDir, 'results.json'), 'utf8')).results[0]).toMatchObject({ source: 'random-init', featureDim: 128 });
+    const bad = await cli('eval', '--features', 'random-init', '--backbone', join(dir, 'nonsense'), '--dataset', 'procedural', '--out', floorDir);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--backbone: '.*nonsense' is neither a ViT preset \(vit-tiny\/4, .*\) nor a run or checkpoint folder/);
+
     const feats = join(dir, 'feats.safetensors');
     expect((await cli('embed', '--checkpoint', run, '--dataset', 'procedural', '--split', 'test', '--limit', '50', '--out', feats)).code).toBe(0);
     const decoded = decodeSafetensors(new Uint8Array(await readFile(feats)));
@@ -120,6 +134,8 @@ describe('end to end on the procedural dataset', () => {
     const png = await readFile(join(out, 'loss.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(r.out).toMatch(/Budget 4 per method on procedural; backend/);
+    // MOCA's preset trains vit-micro/4, MAE's vit-mini/4: the table says it is not like for like.
+    expect(r.err).toMatch(/the methods trained 2 different backbones \(not like for like; --set method.backbone=<preset> gives them one\)/);
 
     // The same command again trains and evaluates nothing: it reads every result back.
     const again = await cli(

@@ -98,7 +98,8 @@ export function maeDecoderInput(c: MaeDecoderConfig, params: ParamTree, latent: 
   return tf.tidy(() => {
     const x = linear(latent, param(params, 'decoder_embed.weight'), param(params, 'decoder_embed.bias')) as tf.Tensor3D;
     const d = c.embedDim;
-    const masks = tf.tile(param(params, 'mask_token'), [b, n - (t - 1), 1]);
+    // A broadcasting add rather than tf.tile, whose gradient takes a slice and an add per copy.
+    const masks = tf.add(tf.zeros([b, n - (t - 1), d]), param(params, 'mask_token'));
     const patches = restoreTokens(tf.concat([tf.slice(x, [0, 1, 0], [b, t - 1, d]), masks], 1) as tf.Tensor3D, restore);
     return tf.add(tf.concat([tf.slice(x, [0, 0, 0], [b, 1, d]), patches], 1), param(params, 'decoder_pos_embed')) as tf.Tensor3D;
   });

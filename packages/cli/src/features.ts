@@ -1,5 +1,6 @@
 // Where features come from: a checkpoint's backbone (what the method names for evaluation), raw
 // pixels, or the same ViT with random weights. The caller disposes the returned source.
+import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { createVit, objectiveFromCheckpoint, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitConfig, type VitPresetName } from '@maskedssl/core';
 import { UsageError } from './errors.js';
@@ -35,6 +36,25 @@ export function randomInitSource(preset: string, imageShape: [number, number, nu
   if (!(preset in vitPresets)) throw new UsageError(`--backbone: unknown preset '${preset}' (choose from ${Object.keys(vitPresets).join(', ')})`);
   const config = vitConfig(preset as VitPresetName, { imageSize: imageShape[0], inChannels: imageShape[2] });
   return randomVitSource(config, seed, pool, preset);
+}
+
+/** A short name of a ViT's shape for reports, e.g. `d64 depth 4 patch 4`. */
+export function backboneLabel(config: VitConfig): string {
+  return `d${config.embedDim} depth ${config.depth} patch ${config.patchSize}`;
+}
+
+/**
+ * Random weights in the shape `backbone` names: a ViT preset (reshaped to the dataset's images), or a
+ * run or checkpoint folder, whose trained backbone gives the shape (the floor of that very network).
+ */
+export async function randomInitLike(backbone: string, imageShape: [number, number, number], seed: number, pool: 'avg' | 'cls'): Promise<FeatureSource> {
+  if (backbone in vitPresets) return randomInitSource(backbone, imageShape, seed, pool);
+  const isDir = await stat(backbone).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new UsageError(`--backbone: '${backbone}' is neither a ViT preset (${Object.keys(vitPresets).join(', ')}) nor a run or checkpoint folder`);
+  const { objective } = await objectiveFromCheckpoint(backbone);
+  const { config } = objective.backbone();
+  objective.dispose();
+  return randomVitSource(config, seed, pool, backboneLabel(config));
 }
 
 /** A randomly initialised ViT of the given shape (e.g. the backbone a trained method used). */

@@ -60,6 +60,11 @@ describe('config', () => {
     // per block: 2 norms 2*384 + qkv 192*576+576 + proj 192*192+192 + fc1 192*768+768 + fc2 768*192+192
     // = 444,864; x6 + patch embed 16*192+192 + cls 192 + final norm 384 = 2,673,024.
     expect(countParams(Object.fromEntries(trainable.map((v, i) => [i, v])))).toBe(2_673_024);
+    // vit-micro/4: per block 2*128 + (64*192+192) + (64*64+64) + (64*256+256) + (256*64+64) = 49,984;
+    // x4 + patch embed 16*64+64 + cls 64 + final norm 128 = 201,216.
+    const micro = createVit(vitConfig('vit-micro/4'), new Rng(0));
+    expect(countParams(Object.fromEntries(Object.values(micro.params).filter((v) => v.trainable).map((v, i) => [i, v])))).toBe(201_216);
+    Object.values(micro.params).forEach((v) => v.dispose());
     expect(vitConfig('vit-tiny/4', { imageSize: 32, inChannels: 3 }).imageSize).toBe(32);
     expect(vitConfig('vit-base/16').embedDim).toBe(768);
     Object.values(tiny.params).forEach((v) => v.dispose());

@@ -162,11 +162,13 @@ export function maskSizes(c: Pick<MocaConfig, 'maskCounts' | 'maskRatios' | 'dec
 
 /**
  * Named partial configs. `fashion-mnist` (28x28x1) is tuned for the best k-NN per minute of a 2-core
- * CPU (package README, "Tuning"): `vit-mini/4` (7x7 = 49 tokens, width 128, depth 4: ~2x the steps
- * per minute of vit-tiny/4); K = 256 = 8 x 32 new words (the queue is renewed every 8 steps;
+ * CPU (package README, "Tuning" and "Session 6"): `vit-micro/4` (7x7 = 49 tokens, width 64, 2 heads
+ * of 32, depth 4: ~3x the steps per minute of vit-mini/4 at batch 32 and ~6x its images per second
+ * at batch 64, which in 20 minutes gave better k-NN and low-shot figures than vit-mini/4);
+ * K = 256 = 8 x 32 new words (the queue is renewed every 8 steps;
  * batches of >= 32 images); skipOffset 1 (a 5x5 interior; 2 would leave 3x3); earlyLayer 2, i.e.
  * block 1 of 0..3; the reference's ratios at L = 49 give the counts 22 / 9 / 12 (43 of 49 tokens
- * used); a 2-block decoder of width 128 with 4 heads (head width 32, as the reference's 512 / 16).
+ * used); a 2-block decoder of the encoder's width with heads of width 32 (as the reference's 512 / 16).
  * Three reference values assume a 200-epoch run and are shortened for a run of a few hundred steps:
  *   - distNormDecay 0.9 (reference 0.99): dist_norm follows the statistic of the codebook within a
  *     few steps instead of ~300 (from 0.5 the reference's EMA reaches the ~0.02-0.1 of teacher
@@ -179,15 +181,15 @@ export function maskSizes(c: Pick<MocaConfig, 'maskCounts' | 'maskRatios' | 'dec
  */
 export const mocaPresets: Record<string, MocaConfigInput> = {
   'fashion-mnist': {
-    backbone: 'vit-mini/4',
+    backbone: 'vit-micro/4',
     numWords: 256,
     numNewWords: 32,
     skipOffset: 1,
     earlyLayer: 2,
     maskCounts: { visible1: 22, masked: 9, visible2: 12 },
     decoderDepth: 2,
-    decoderEmbedDim: 128,
-    decoderNumHeads: 4,
+    decoderEmbedDim: 64,
+    decoderNumHeads: 2,
     distNormDecay: 0.9,
     alpha: 0.98,
     lrWgen: 1e-3,

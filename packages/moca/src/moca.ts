@@ -277,9 +277,9 @@ export const moca: ObjectiveDefinition<typeof MocaConfig> = {
   // The reference's optimiser (AdamW 0.9/0.999, wd cosine 0.05 -> 0.2, clip 0.1, warmup over 15% of
   // the run (its 30 of 200 epochs), then cosine) with an lr for minutes-long runs: its rule
   // 1.5e-4 * batch / 256 gives 1.9e-5 at batch 32, tuned for 200 ImageNet epochs; 1e-3 is what a
-  // budget of a few hundred steps needs. Batch 32 (the smallest that 32 new words per step allow):
-  // on 2 cores it trains at ~2/3 of batch 64's img/s but takes ~1.4x the steps per minute, which
-  // gave the better k-NN and low-shot figures per minute (package README, session 5).
+  // budget of a few thousand steps needs. Batch 32 (the smallest that 32 new words per step allow):
+  // with vit-micro/4 on 2 cores it takes 1.75x the steps per minute of batch 64 for the same k-NN,
+  // linear and low-shot figures after 20 minutes (package README, session 6).
   trainerPresets: {
     'fashion-mnist': { batchSize: 32, lr: 1e-3, minLr: 1e-5, warmup: 0.15, weightDecay: 0.05, weightDecayEnd: 0.2, betas: [0.9, 0.999], clipGradNorm: 0.1 },
   },

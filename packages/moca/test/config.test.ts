@@ -35,7 +35,7 @@ describe('config', () => {
   it('the fashion-mnist preset is valid for 28x28x1 images at 49 tokens', () => {
     const c = parseMocaConfig(moca.presets['fashion-mnist']);
     const vit = resolveVit(c);
-    expect([vit.imageSize, vit.patchSize, vit.inChannels, vit.embedDim, vit.depth, numPatches(vit)]).toEqual([28, 4, 1, 128, 4, 49]);
+    expect([vit.imageSize, vit.patchSize, vit.inChannels, vit.embedDim, vit.depth, numPatches(vit)]).toEqual([28, 4, 1, 64, 4, 49]);
     expect(c.numWords % c.numNewWords).toBe(0);
     expect(c).toMatchObject({ numWords: 256, numNewWords: 32, skipOffset: 1, earlyLayer: 2, distNormDecay: 0.9, alpha: 0.98, lrWgen: 1e-3 });
     expect(mocaPresets['fashion-mnist']).toBe(moca.presets['fashion-mnist']);

@@ -10,7 +10,7 @@ import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitCon
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
-import { checkpointFeatures, pixelSource, randomInitSource, randomVitSource } from '../features.js';
+import { backboneLabel, checkpointFeatures, pixelSource, randomInitSource, randomVitSource } from '../features.js';
 import { plannedMethods } from '../methods.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
@@ -203,9 +203,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const imageShape = (await openDataset(dataset, 'test')).imageShape;
   // The random-init row uses the backbone the methods trained (vit-mini/4, the presets', when they differ, said so).
   const shared = backbones.size === 1 ? [...backbones.values()][0]! : undefined;
-  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like); random-init uses vit-mini/4`);
+  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like; --set method.backbone=<preset> gives them one); random-init uses vit-mini/4`);
   const randomInit = (seed: number) =>
-    shared ? randomVitSource(shared, seed, 'avg', `d${shared.embedDim} depth ${shared.depth} patch ${shared.patchSize}`) : randomInitSource('vit-mini/4', imageShape, seed, 'avg');
+    shared ? randomVitSource(shared, seed, 'avg', backboneLabel(shared)) : randomInitSource('vit-mini/4', imageShape, seed, 'avg');
   for (let seed = 0; seed < seeds; seed++) {
     for (const source of [pixelSource(), randomInit(seed)]) {
       try {

@@ -6,7 +6,7 @@ import { evaluate, extractFeatures, makeReport, Protocol, renderMarkdown, report
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
-import { checkpointFeatures, pixelSource, randomInitSource, type FeatureSource } from '../features.js';
+import { checkpointFeatures, pixelSource, randomInitLike, type FeatureSource } from '../features.js';
 import { setupBackend } from '../setup-backend.js';
 
 export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels | --features random-init) --out <dir> [options]
@@ -14,7 +14,8 @@ export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels 
   --data-dir <dir>       where the dataset files are
   --protocols <list>     knn,linear,lowshot (default: all three)
   --pool <avg|cls>       feature pooling (default avg)
-  --backbone <preset>    ViT preset for random-init (default vit-mini/4, the methods' fashion-mnist presets)
+  --backbone <b>         random-init's shape: a ViT preset, or a run / checkpoint folder whose backbone
+                         it copies (default vit-mini/4, the baselines' fashion-mnist presets)
   --seed <n>             seed of the protocols (and of random-init weights)
   --train-limit <n>      use only the first n training images (quick checks)
   --test-limit <n>       use only the first n test images
@@ -87,7 +88,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let source: FeatureSource;
   if (f.checkpoint) source = await checkpointFeatures(f.checkpoint, pool);
   else if (f.features === 'pixels') source = pixelSource();
-  else source = randomInitSource(f.backbone ?? 'vit-mini/4', (await openDataset(parsed.data, 'test')).imageShape, seed, pool);
+  else source = await randomInitLike(f.backbone ?? 'vit-mini/4', (await openDataset(parsed.data, 'test')).imageShape, seed, pool);
   try {
     const log = (l: string) => process.stderr.write(l + '\n');
     const result = await runEval({ source, dataset: parsed.data, protocols, seed, ...(trainLimit && { trainLimit }), ...(testLimit && { testLimit }), log });

@@ -36,11 +36,13 @@ export type VitConfigInput = z.input<typeof VitConfig>;
  * Presets. `vit-tiny/4` is the small-image workhorse (28x28 or 32x32, 7x7 or 8x8 tokens): ViT-Tiny's
  * width (192, 3 heads) at depth 6, 2.7M parameters. `vit-mini/4` is its cheaper sibling for
  * minutes-long budgets on a CPU: width 128, 4 heads of 32, depth 4 (0.8M parameters, ~3.4x fewer
- * FLOPs per image). The /16 ones are the standard 224x224 shapes.
+ * FLOPs per image). `vit-micro/4` halves the width again (64, 2 heads of 32, depth 4; 0.2M
+ * parameters), for budgets of a few minutes on 2 cores. The /16 ones are the standard 224x224 shapes.
  */
 export const vitPresets = {
   'vit-tiny/4': { imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 192, depth: 6, numHeads: 3 },
   'vit-mini/4': { imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 128, depth: 4, numHeads: 4 },
+  'vit-micro/4': { imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 64, depth: 4, numHeads: 2 },
   'vit-tiny/16': { imageSize: 224, patchSize: 16, inChannels: 3, embedDim: 192, depth: 12, numHeads: 3 },
   'vit-small/16': { imageSize: 224, patchSize: 16, inChannels: 3, embedDim: 384, depth: 12, numHeads: 6 },
   'vit-base/16': { imageSize: 224, patchSize: 16, inChannels: 3, embedDim: 768, depth: 12, numHeads: 12 },

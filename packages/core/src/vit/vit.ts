@@ -126,7 +126,9 @@ export function vitForward(c: VitConfig, params: ParamTree, images: tf.Tensor4D,
     if (options.keep) x = gatherTokens(x, options.keep);
     if (c.classToken) {
       const cls = tf.add(param(params, 'cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, c.embedDim]));
-      x = tf.concat([tf.tile(cls, [x.shape[0], 1, 1]), x], 1) as tf.Tensor3D;
+      // Broadcast by an add, not tf.tile: tile's gradient is one slice and one add per copy (2B ops
+      // per pass), the add's is a single sum over the batch.
+      x = tf.concat([tf.add(tf.zeros([x.shape[0], 1, c.embedDim]), cls), x], 1) as tf.Tensor3D;
     }
     return encodeTokens(c, params, x, options.collect ?? []);
   });
