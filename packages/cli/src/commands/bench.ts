@@ -1,5 +1,6 @@
-// `maskedssl bench`: the head-to-head runner. Every method trains on the same
-// dataset, batch size and budget (its own views, as each method defines them), then the shared
+// `maskedssl bench`: the head-to-head runner. Every method trains on the same dataset and budget
+// with its own preset and views (--set gives them all one value, e.g. trainer.batchSize or
+// method.backbone; different backbones are reported as not like for like), then the shared
 // harness evaluates it; the `pixels` and `random-init` rows give the floor. Writes results.json,
 // results.csv, results.md and plots (online k-NN against wall-clock time, loss curves; SVG and PNG).
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
