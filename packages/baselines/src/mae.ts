@@ -18,7 +18,7 @@ import { z } from 'zod';
 import {
   blockParamShapes, createVit, layerNorm, linear, makeVariable, param, patchify, randomTokenMask, restoreTokens,
   simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, vitConfigForImages, vitForward, xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, parseOrThrow,
-  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides, repeatToken,
 } from '@maskedssl/core';
 
 export const MaeConfig = z
@@ -98,8 +98,7 @@ export function maeDecoderInput(c: MaeDecoderConfig, params: ParamTree, latent: 
   return tf.tidy(() => {
     const x = linear(latent, param(params, 'decoder_embed.weight'), param(params, 'decoder_embed.bias')) as tf.Tensor3D;
     const d = c.embedDim;
-    // A broadcasting add rather than tf.tile, whose gradient takes a slice and an add per copy.
-    const masks = tf.add(tf.zeros([b, n - (t - 1), d]), param(params, 'mask_token'));
+    const masks = repeatToken(param(params, 'mask_token'), b, n - (t - 1));
     const patches = restoreTokens(tf.concat([tf.slice(x, [0, 1, 0], [b, t - 1, d]), masks], 1) as tf.Tensor3D, restore);
     return tf.add(tf.concat([tf.slice(x, [0, 0, 0], [b, 1, d]), patches], 1), param(params, 'decoder_pos_embed')) as tf.Tensor3D;
   });

@@ -9,6 +9,7 @@ export { linear } from './nn/linear.js';
 export { layerNorm } from './nn/layer-norm.js';
 export { gelu } from './nn/gelu.js';
 export { stopGradient } from './nn/stop-gradient.js';
+export { repeatToken } from './nn/repeat-token.js';
 export { noGrad } from './nn/no-grad.js';
 export { selfAttention } from './nn/attention.js';
 export { mlp, transformerBlock, blockParamShapes } from './nn/block.js';

@@ -5,6 +5,7 @@ import { blockParamShapes, mlp, transformerBlock } from '../src/nn/block.js';
 import { erfcGate, gelu } from '../src/nn/gelu.js';
 import { layerNorm } from '../src/nn/layer-norm.js';
 import { linear } from '../src/nn/linear.js';
+import { repeatToken } from '../src/nn/repeat-token.js';
 import type { ParamTree } from '../src/nn/params.js';
 import { Rng } from '../src/util/rng.js';
 import { gradcheck } from './gradcheck.js';
@@ -55,6 +56,20 @@ describe('hand-computed values', () => {
     expect(y.shape).toEqual([2, 2, 2]);
     expect(Array.from(y.dataSync())).toEqual([14, 25, 20, 31, 26, 37, 32, 43]);
     expect(() => linear(tf.ones([2, 4]), w)).toThrow(/last dim 4 does not match weight \[3,2\]/);
+  });
+
+  it('repeatToken copies a token to [B, N, D]; its gradient is the sum over the copies', () => {
+    const token = tf.tensor([1, -2], [1, 1, 2]);
+    const y = repeatToken(token, 2, 3);
+    expect(y.shape).toEqual([2, 3, 2]);
+    expect(Array.from(y.dataSync())).toEqual([1, -2, 1, -2, 1, -2, 1, -2, 1, -2, 1, -2]);
+    expect(repeatToken(tf.tensor([1, -2]), 1, 2).shape).toEqual([1, 2, 2]);
+    // d/dtoken of sum(weights * repeat(token)): per channel the sum of that channel's 6 weights.
+    const weights = tf.tensor(Array.from({ length: 12 }, (_, i) => i + 1), [2, 3, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(repeatToken(t, 2, 3), weights)))(token);
+    expect(g.shape).toEqual([1, 1, 2]);
+    expect(Array.from(g.dataSync())).toEqual([1 + 3 + 5 + 7 + 9 + 11, 2 + 4 + 6 + 8 + 10 + 12]);
+    expect(() => repeatToken(tf.ones([2, 1, 2]), 1, 1)).toThrow(/token must be \[D\] or \[1, 1, D\], got shape \[2,1,2\]/);
   });
 });
 

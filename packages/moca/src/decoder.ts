@@ -14,6 +14,7 @@ import {
   layerNorm,
   linear,
   makeVariable,
+  repeatToken,
   param,
   sinCos2dPosEmbed,
   transformerBlock,
@@ -89,7 +90,7 @@ export function decoderForward(
     const p = (name: string) => param(params, `decoder.${name}`);
     const normed = layerNorm(early, p('norm_early.weight'), p('norm_early.bias'), c.layerNormEps);
     const x = linear(tf.concat([tf.expandDims(imageEmbedding, 1), normed], 1), p('embed.weight'), p('embed.bias')) as tf.Tensor3D;
-    const maskTokens = tf.add(tf.zeros([b, m, d]), p('mask_token'));
+    const maskTokens = repeatToken(p('mask_token'), b, m);
     const patches = tf.concat([tf.slice(x, [0, 1, 0], [b, v, d]), maskTokens], 1);
     const pos = tf.reshape(p('pos_embed'), [-1, d]);
     const patchPos = tf.gather(tf.slice(pos, [1, 0], [-1, d]), tf.concat([visible, masked], 1)); // [B, V + M, Dd]

@@ -202,7 +202,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   const imageShape = (await openDataset(dataset, 'test')).imageShape;
-  // The random-init row uses the backbone the methods trained (vit-mini/4, the presets', when they differ, said so).
+  // The random-init row uses the backbone the methods trained; when they differ (said so), vit-mini/4, the baselines' presets'.
   const shared = backbones.size === 1 ? [...backbones.values()][0]! : undefined;
   if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like; --set method.backbone=<preset> gives them one); random-init uses vit-mini/4`);
   const randomInit = (seed: number) =>

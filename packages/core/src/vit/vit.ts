@@ -12,6 +12,7 @@ import { blockParamShapes, transformerBlock } from '../nn/block.js';
 import { linear } from '../nn/linear.js';
 import { fusedLayerNorm, inferenceScope } from '../nn/native-ops.js';
 import { makeVariable, param, xavierUniform, type ParamTree, type VariableTree } from '../nn/params.js';
+import { repeatToken } from '../nn/repeat-token.js';
 import type { Rng } from '../util/rng.js';
 import { gridSize, numPatches, type VitConfig } from './config.js';
 import { patchify } from './patchify.js';
@@ -126,9 +127,7 @@ export function vitForward(c: VitConfig, params: ParamTree, images: tf.Tensor4D,
     if (options.keep) x = gatherTokens(x, options.keep);
     if (c.classToken) {
       const cls = tf.add(param(params, 'cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, c.embedDim]));
-      // Broadcast by an add, not tf.tile: tile's gradient is one slice and one add per copy (2B ops
-      // per pass), the add's is a single sum over the batch.
-      x = tf.concat([tf.add(tf.zeros([x.shape[0], 1, c.embedDim]), cls), x], 1) as tf.Tensor3D;
+      x = tf.concat([repeatToken(cls, x.shape[0], 1), x], 1) as tf.Tensor3D;
     }
     return encodeTokens(c, params, x, options.collect ?? []);
   });
