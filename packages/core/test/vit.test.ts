@@ -156,3 +156,31 @@ describe('forward variants', () => {
     expect(() => vitForward(c, vit.params, images(0, 1, 8, 3))).toThrow(/expects images \[B, 8, 8, 2\], got \[1,8,8,3\]/);
   });
 });
+
+describe('padded kept sets (valid)', () => {
+  it('a padded row gives the outputs and gradients of the same row unpadded; padding gets no gradient', () => {
+    const c = small();
+    const vit = createVit(c, new Rng(3));
+    const x = images(4, 2, 8, 2);
+    const keep = tf.tensor2d([[0, 5, 9, 14], [3, 7, 0, 0]], [2, 4], 'int32');
+    const valid = tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]]);
+    const padded = vitForward(c, vit.params, x, { keep, valid }).tokens;
+    const row1 = vitForward(c, vit.params, tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1]), { keep: tf.tensor2d([[3, 7]], [1, 2], 'int32') }).tokens;
+    expect(maxRelDiff(tf.slice(padded, [1, 0, 0], [1, 3, -1]).dataSync(), row1.dataSync())).toBeLessThan(1e-5);
+    // Without the flags, the padding (two copies of position 0) changes the real tokens.
+    const unflagged = vitForward(c, vit.params, x, { keep }).tokens;
+    expect(maxRelDiff(tf.slice(unflagged, [1, 0, 0], [1, 3, -1]).dataSync(), row1.dataSync())).toBeGreaterThan(1e-3);
+    // Gradient of a weighted sum of the real tokens of row 1 w.r.t. a weight and the images.
+    const w = tf.tensor3d(new Rng(5).normalArray(3 * 16), [1, 3, 16]);
+    const qkv = vit.params['blocks.0.attn.qkv.weight']!;
+    const lossPadded = (q: tf.Tensor, img: tf.Tensor) =>
+      tf.sum(tf.mul(tf.slice(vitForward(c, { ...vit.params, 'blocks.0.attn.qkv.weight': q }, img as tf.Tensor4D, { keep, valid }).tokens, [1, 0, 0], [1, 3, -1]), w));
+    const lossRow = (q: tf.Tensor, img: tf.Tensor) =>
+      tf.sum(tf.mul(vitForward(c, { ...vit.params, 'blocks.0.attn.qkv.weight': q }, img as tf.Tensor4D, { keep: tf.tensor2d([[3, 7]], [1, 2], 'int32') }).tokens, w));
+    const [gq, gx] = tf.grads(lossPadded)([qkv, x]);
+    const [rq, rx] = tf.grads(lossRow)([qkv, tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1])]);
+    expect(maxRelDiff(gq!.dataSync(), rq!.dataSync())).toBeLessThan(1e-4);
+    expect(maxRelDiff(tf.slice(gx!, [1, 0, 0, 0], [1, -1, -1, -1]).dataSync(), rx!.dataSync())).toBeLessThan(1e-4);
+    expect(() => vitForward(c, vit.params, x, { keep, valid: tf.ones([2, 3]) as tf.Tensor2D })).toThrow(/valid must be \[2, 4\]/);
+  });
+});

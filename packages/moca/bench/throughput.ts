@@ -1,8 +1,9 @@
 // MOCA training throughput next to a plain supervised ViT training step: same backbone (the preset's,
-// or the one --config names), batch, images and backend. A MOCA step runs the teacher on both views, two masking rounds of the
-// student per view, the decoder and both prototype heads; the plain step is one forward/backward of
-// the backbone with a linear head. Views are made by the trainer in both cases, as in training.
-//   npm run bench -w @maskedssl/moca [-- --steps 20 --batch 64 --config '{"invDelta": 20}']
+// or the one --config names), batch (default: the preset's), images and backend. A MOCA step runs
+// the teacher on both views, the student on both masking rounds of both views, the decoder and both
+// prototype heads; the plain step is one forward/backward of the backbone with a linear head. Views
+// are made by the trainer in both cases, as in training.
+//   npm run bench -w @maskedssl/moca [-- --steps 20 --batch 32 --repeats 3 --config '{"invDelta": 20}']
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -65,24 +66,42 @@ async function main(): Promise<void> {
     return v;
   };
   const steps = get('--steps', 20);
-  const batch = get('--batch', 64);
+  const batch = get('--batch', Number(moca.trainerPresets?.['fashion-mnist']?.batchSize ?? 64));
+  const repeats = get('--repeats', 3);
   const i = args.indexOf('--config');
   const overrides = i >= 0 ? (JSON.parse(args[i + 1] ?? '{}') as Record<string, unknown>) : {};
   const mocaConfig = moca.configSchema.parse({ ...moca.presets['fashion-mnist'], ...overrides });
   plainBackbone = resolveVit(mocaConfig);
   const backend = await initBackend();
-  const plainRate = await measure(plain as unknown as ObjectiveDefinition, {}, steps, batch);
-  const mocaRate = await measure(moca as unknown as ObjectiveDefinition, mocaConfig, steps, batch);
+  // Pairs measured back to back share the machine's state of the moment (its speed drifts by tens of
+  // percent over minutes here); the figure is the median of the pairs' ratios.
+  const pairs: { plain: number; moca: number }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const plainRate = await measure(plain as unknown as ObjectiveDefinition, {}, steps, batch);
+    const mocaRate = await measure(moca as unknown as ObjectiveDefinition, mocaConfig, steps, batch);
+    pairs.push({ plain: plainRate, moca: mocaRate });
+    console.error(`pair ${r + 1}/${repeats}: plain ${plainRate.toFixed(1)} img/s, moca ${mocaRate.toFixed(1)} img/s, ${(plainRate / mocaRate).toFixed(2)} plain steps`);
+  }
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const ratios = pairs.map((p) => p.plain / p.moca);
   const cpu = os.cpus();
   const b = plainBackbone;
   console.log(
     `machine: ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}; backend ${backend.name}; tfjs-core ${tf.version_core}; ` +
-      `${mocaConfig.backbone} (d${b.embedDim}, depth ${b.depth}, patch ${b.patchSize}) on 28x28x1, batch ${batch}, ${steps} timed steps each; moca overrides ${JSON.stringify(overrides)}`,
+      `${mocaConfig.backbone} (d${b.embedDim}, depth ${b.depth}, patch ${b.patchSize}) on 28x28x1, batch ${batch}, ` +
+      `${repeats} pairs of ${steps} timed steps each; moca overrides ${JSON.stringify(overrides)}; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
   );
-  console.log('| step | img/s | cost in plain steps |');
-  console.log('|---|---:|---:|');
-  console.log(`| plain ViT (forward + backward + AdamW) | ${plainRate.toFixed(1)} | 1.00 |`);
-  console.log(`| MOCA (fashion-mnist preset${Object.keys(overrides).length ? ' + overrides' : ''}) | ${mocaRate.toFixed(1)} | ${(plainRate / mocaRate).toFixed(2)} |`);
+  console.log('| step | img/s (median) | img/s per pair | cost in plain steps (median of pairs) |');
+  console.log('|---|---:|---:|---:|');
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+  console.log(`| plain ViT (forward + backward + AdamW) | ${median(pairs.map((p) => p.plain)).toFixed(1)} | ${list(pairs.map((p) => p.plain))} | 1.00 |`);
+  console.log(
+    `| MOCA (fashion-mnist preset${Object.keys(overrides).length ? ' + overrides' : ''}) | ${median(pairs.map((p) => p.moca)).toFixed(1)} | ` +
+      `${list(pairs.map((p) => p.moca))} | ${median(ratios).toFixed(2)} (pairs: ${ratios.map((r) => r.toFixed(2)).join(', ')}) |`,
+  );
 }
 
 main().catch((e: Error) => {

@@ -6,11 +6,14 @@
 //     at each token's position),
 //   -> pre-norm blocks -> final LayerNorm -> the image-embedding slot dropped.
 // It scores every position it holds: the round's visible ones first, then M, in the order given.
+// Rounds of different sizes run as one batch with their visible sets padded to one length: the
+// padding (visibleValid 0) is hidden from attention and its outputs are meaningless.
 // Parameters: decoder.norm_early.*, decoder.embed.*, decoder.mask_token [1, 1, Dd],
 // decoder.pos_embed [1, 1 + L, Dd] (frozen), decoder.blocks.<i>.*, decoder.norm.*.
 import * as tf from '@tensorflow/tfjs-core';
 import {
   blockParamShapes,
+  keyPaddingBias,
   layerNorm,
   linear,
   makeVariable,
@@ -73,7 +76,8 @@ export function createDecoder(c: DecoderConfig, rng: Rng, owner = 'moca'): Varia
 
 /**
  * One round: imageEmbedding [B, C], early [B, V, C] (the early block's visible patch tokens, before
- * LN_early), visible [B, V] and masked [B, M] int32 positions -> [B, V + M, Dd].
+ * LN_early), visible [B, V] and masked [B, M] int32 positions -> [B, V + M, Dd]. visibleValid [B, V]
+ * (1 real, 0 padding) when the visible sets are padded.
  */
 export function decoderForward(
   c: DecoderConfig,
@@ -82,6 +86,7 @@ export function decoderForward(
   early: tf.Tensor3D,
   visible: tf.Tensor2D,
   masked: tf.Tensor2D,
+  visibleValid?: tf.Tensor2D,
 ): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, v] = visible.shape;
@@ -96,7 +101,8 @@ export function decoderForward(
     const patchPos = tf.gather(tf.slice(pos, [1, 0], [-1, d]), tf.concat([visible, masked], 1)); // [B, V + M, Dd]
     const image = tf.add(tf.slice(x, [0, 0, 0], [b, 1, d]), tf.slice(pos, [0, 0], [1, d]));
     let h = tf.concat([image, tf.add(patches, patchPos)], 1) as tf.Tensor3D;
-    for (let i = 0; i < c.depth; i++) h = transformerBlock(h, params, `decoder.blocks.${i}`, c.numHeads, c.layerNormEps);
+    const keyBias = visibleValid ? keyPaddingBias(tf.concat([tf.ones([b, 1]), visibleValid, tf.ones([b, m])], 1) as tf.Tensor2D) : undefined;
+    for (let i = 0; i < c.depth; i++) h = transformerBlock(h, params, `decoder.blocks.${i}`, c.numHeads, c.layerNormEps, keyBias);
     h = layerNorm(h, p('norm.weight'), p('norm.bias'), c.layerNormEps) as tf.Tensor3D;
     return tf.slice(h, [0, 1, 0], [b, v + m, d]);
   });

@@ -31,5 +31,5 @@ export {
   type PrototypeGeneratorConfig,
 } from './prototype-generator.js';
 export { createDecoder, decoderForward, decoderParamShapes, type DecoderConfig } from './decoder.js';
-export { maskingRounds, type MaskingRounds } from './rounds.js';
-export { aggregateRounds, klDivergence } from './losses.js';
+export { maskingRounds, stackRounds, type MaskingRounds, type StackedRounds } from './rounds.js';
+export { klDivergence, weightedKlDivergence } from './losses.js';

@@ -4,8 +4,9 @@
 //   teacher  each view's final-LN patch tokens (both views in one pass, off the gradient tape, with the
 //            fused inference ops) -> codes with the pre-update codebook and
 //            dist_norm_prev; bags of words of the interior; the codebook-usage perplexity.
-//   student  both views stacked (2B images), two complementary masking rounds; per round the encoder
-//            sees its visible positions only; the image embedding (mean of its final-LN tokens)
+//   student  both views stacked (2B images), two complementary masking rounds, run as one batch of 4B
+//            rows (the shorter visible set padded, the padding hidden from attention); per round the
+//            encoder sees its visible positions only; the image embedding (mean of its final-LN tokens)
 //            predicts the OTHER view's bag of words (image head); the decoder on [embedding,
 //            LN(early-block tokens)] + mask tokens at the shared masked set predicts the SAME view's
 //            codes at every position it holds (token head). Both heads' prototypes are generated
@@ -40,9 +41,9 @@ import { z } from 'zod';
 import { bagOfWords, codebookPerplexity, gatherNewWords, interiorPositions, newWordIndices, OnlineCodebook } from './codebook.js';
 import { maskSizes, MocaConfig, mocaPresets, resolveVit, type MaskCounts } from './config.js';
 import { createDecoder, decoderForward, type DecoderConfig } from './decoder.js';
-import { aggregateRounds, klDivergence } from './losses.js';
+import { klDivergence, weightedKlDivergence } from './losses.js';
 import { createPrototypeGenerator, generatePrototypes, prototypeLogits } from './prototype-generator.js';
-import { maskingRounds } from './rounds.js';
+import { maskingRounds, stackRounds } from './rounds.js';
 
 const OWNER = 'moca';
 
@@ -187,25 +188,29 @@ export class MocaObjective implements Objective {
       perplexity: tf.keep(tf.clone(perplexity)),
     });
 
-    // Student: two complementary rounds over both views; prototypes shared by the rounds.
+    // Student: two complementary rounds over both views, stacked into one batch of 4B rows (round 1's,
+    // then round 2's; the shorter visible set padded and hidden from attention) so the encoder and the
+    // decoder each run once. Prototypes are shared by the rounds.
     const rounds = maskingRounds(rng, 2 * b, this.numTokens, this.sizes);
+    const stacked = stackRounds(rounds);
     const dictionary = this.codebook.dictionary();
     const imageProtos = generatePrototypes('image_head', this.imageHead, dictionary);
     const tokenProtos = generatePrototypes('token_head', this.tokenHead, dictionary);
-    const imageLosses: tf.Scalar[] = [];
-    const tokenLosses: tf.Scalar[] = [];
-    for (const r of [0, 1] as const) {
-      const out = vitForward(this.vit, this.student, x, { keep: rounds.visible[r], collect: this.earlyBlock === null ? [] : [this.earlyBlock] });
-      const visibleTokens = this.patchTokens(out.tokens);
-      const embedding = tf.mean(visibleTokens, 1) as tf.Tensor2D;
-      imageLosses.push(klDivergence(crossBows, prototypeLogits(embedding, imageProtos, c.kappa)));
-      const early = this.earlyBlock === null ? visibleTokens : this.patchTokens(out.intermediates[0]!);
-      const decoded = decoderForward(this.decoderConfig, this.decoder, embedding, early, rounds.visible[r], rounds.masked);
-      const target = gatherTokens(codes as tf.Tensor3D, rounds.scored[r]);
-      tokenLosses.push(klDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa)));
-    }
-    const imageLoss = aggregateRounds(imageLosses);
-    const tokenLoss = aggregateRounds(tokenLosses);
+    const out = vitForward(this.vit, this.student, tf.concat([x, x], 0), {
+      keep: stacked.visible,
+      valid: stacked.valid,
+      collect: this.earlyBlock === null ? [] : [this.earlyBlock],
+    });
+    const visibleTokens = this.patchTokens(out.tokens);
+    // The image embedding: the mean of a row's real tokens.
+    const poolWeights = tf.div(stacked.valid, tf.sum(stacked.valid, 1, true));
+    const embedding = tf.sum(tf.mul(visibleTokens, tf.expandDims(poolWeights, 2)), 1) as tf.Tensor2D;
+    // Both rounds have 2B rows, so the mean over rounds times 2 is twice the mean over all 4B rows.
+    const imageLoss = tf.mul(klDivergence(tf.concat([crossBows, crossBows], 0), prototypeLogits(embedding, imageProtos, c.kappa)), 2) as tf.Scalar;
+    const early = this.earlyBlock === null ? visibleTokens : this.patchTokens(out.intermediates[0]!);
+    const decoded = decoderForward(this.decoderConfig, this.decoder, embedding, early, stacked.visible, stacked.masked, stacked.valid);
+    const target = gatherTokens(tf.concat([codes, codes], 0) as tf.Tensor3D, stacked.scored);
+    const tokenLoss = weightedKlDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa), stacked.tokenWeights);
     const loss = tf.add(tf.mul(imageLoss, c.imageWeight), tf.mul(tokenLoss, c.tokenWeight)) as tf.Scalar;
     return {
       loss,

@@ -4,7 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@maskedssl/core';
 import { describe, expect, it } from 'vitest';
 import {
-  aggregateRounds,
   batchNorm,
   createDecoder,
   createPrototypeGenerator,
@@ -12,6 +11,7 @@ import {
   generatePrototypes,
   klDivergence,
   prototypeLogits,
+  weightedKlDivergence,
   type DecoderConfig,
 } from '../src/index.js';
 
@@ -98,8 +98,13 @@ describe('losses', () => {
       // Rows over any leading shape; identical distributions give 0.
       const t3 = tf.tensor3d([0.2, 0.8, 0.6, 0.4], [1, 2, 2]);
       expect(klDivergence(t3, tf.log(t3)).dataSync()[0]).toBeCloseTo(0, 6);
-      // Rounds: mean times 2.
-      expect(aggregateRounds([tf.scalar(1), tf.scalar(3)]).dataSync()[0]).toBeCloseTo(4, 6);
+      // Weighted rows: 0.25 * ln 1.5 + 2 * ln 2; weights must have the rows' leading shape.
+      expect(weightedKlDivergence(target, logits, tf.tensor1d([0.25, 2])).dataSync()[0]).toBeCloseTo(0.25 * Math.log(1.5) + 2 * Math.LN2, 6);
+      expect(weightedKlDivergence(t3, tf.zeros([1, 2, 2]), tf.tensor2d([[1, 0]])).dataSync()[0]).toBeCloseTo(
+        0.2 * Math.log(0.2 / 0.5) + 0.8 * Math.log(0.8 / 0.5),
+        6,
+      );
+      expect(() => weightedKlDivergence(target, logits, tf.ones([3]))).toThrow(/weights \[3\]/);
       expect(() => klDivergence(target, tf.zeros([3, 2]))).toThrow(/differ/);
     });
   });
@@ -128,6 +133,15 @@ describe('losses', () => {
         };
         expect(ours[i]).toBeCloseTo((at(eps) - at(-eps)) / (2 * eps), 3);
       }
+      // Row weights: value and gradient of sum_r w_r KL_r (one weight 0, as for padding).
+      const w = tf.tensor1d([0.5, 0, 2, 0.25]);
+      const weighted = (l: tf.Tensor) =>
+        tf.sum(tf.mul(w, tf.sum(tf.mul(t, tf.sub(tf.log(tf.maximum(t, 1e-30)), tf.logSoftmax(l, -1))), 1))) as tf.Scalar;
+      expect(weightedKlDivergence(t, logits, w).dataSync()[0]).toBeCloseTo(weighted(logits).dataSync()[0]!, 5);
+      const oursW = tf.grad((l: tf.Tensor) => weightedKlDivergence(t, l, w))(logits).dataSync();
+      const referenceW = tf.grad(weighted)(logits).dataSync();
+      for (let i = 0; i < base.length; i++) expect(oursW[i]).toBeCloseTo(referenceW[i]!, 5);
+      expect(Array.from(oursW.slice(k, 2 * k)).every((v) => v === 0)).toBe(true);
       // Leading axes fold into rows; no gradient reaches the target.
       const t3 = tf.reshape(t, [2, 2, k]);
       const l3 = tf.reshape(logits, [2, 2, k]);
@@ -160,6 +174,13 @@ describe('token-level decoder', () => {
       // Positions matter: the same tokens at other positions give other outputs.
       const moved = decoderForward(config, params, emb, early, tf.tensor2d([1, 4, 7, 1, 2, 8], [2, 3], 'int32'), masked);
       expect(Math.max(...arr(tf.abs(tf.sub(moved, out))))).toBeGreaterThan(1e-3);
+      // Padding flagged in visibleValid is invisible: row 2 with its last visible token dropped, then
+      // padded back (position 0, a zero token), gives the outputs of the shorter row alone.
+      const short = decoderForward(config, params, tf.slice(emb, [1, 0], [1, -1]), tf.slice(early, [1, 0, 0], [1, 2, -1]), tf.tensor2d([[1, 2]], [1, 2], 'int32'), tf.slice(masked, [1, 0], [1, -1]));
+      const paddedEarly = tf.concat([tf.slice(early, [0, 0, 0], [2, 2, -1]), tf.zeros([2, 1, 8])], 1) as tf.Tensor3D;
+      const padded = decoderForward(config, params, emb, paddedEarly, tf.tensor2d([0, 4, 0, 1, 2, 0], [2, 3], 'int32'), masked, tf.tensor2d([1, 1, 0, 1, 1, 0], [2, 3]));
+      const kept = arr(tf.gather(tf.slice(padded, [1, 0, 0], [1, -1, -1]), tf.tensor1d([0, 1, 3, 4], 'int32'), 1));
+      arr(short).forEach((v, i) => expect(v).toBeCloseTo(kept[i]!, 4));
     });
     tf.dispose(Object.values(params));
   });

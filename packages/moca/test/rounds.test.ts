@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@maskedssl/core';
 import { describe, expect, it } from 'vitest';
-import { maskingRounds, maskSizes, mocaPresets, parseMocaConfig } from '../src/index.js';
+import { maskingRounds, maskSizes, mocaPresets, parseMocaConfig, stackRounds } from '../src/index.js';
 
 await initBackend({ log: null });
 
@@ -43,5 +43,30 @@ describe('two complementary masking rounds at 49 tokens', () => {
     }
     expect(distinctRows.size).toBeGreaterThan(1); // each image draws its own permutation
     tf.dispose(r);
+  });
+
+  it('stacked for one pass: round 1 rows then round 2 rows, the shorter visible set padded and flagged, token weights that sum to 1 per round', () => {
+    const b = 3;
+    const r = maskingRounds(new Rng(2), b, 49, { visible1: 22, masked: 9, visible2: 12 });
+    const s = stackRounds(r);
+    expect(s.visible.shape).toEqual([2 * b, 22]);
+    expect(s.scored.shape).toEqual([2 * b, 31]);
+    const [vis, valid, masked, scored, w] = [s.visible, s.valid, s.masked, s.scored, s.tokenWeights].map((t) => t.arraySync() as number[][]) as number[][][];
+    const [v1, v2, m] = [r.visible[0], r.visible[1], r.masked].map((t) => t.arraySync() as number[][]) as number[][][];
+    for (let i = 0; i < b; i++) {
+      expect(vis![i]).toEqual(v1![i]);
+      expect(vis![b + i]).toEqual([...v2![i]!, ...Array(10).fill(0)]);
+      expect(valid![i]).toEqual(Array(22).fill(1));
+      expect(valid![b + i]).toEqual([...Array(12).fill(1), ...Array(10).fill(0)]);
+      expect(masked![i]).toEqual(m![i]);
+      expect(masked![b + i]).toEqual(m![i]);
+      expect(scored![b + i]).toEqual([...vis![b + i]!, ...m![i]!]);
+      expect(w![i]!.every((x) => Math.abs(x - 1 / (b * 31)) < 1e-9)).toBe(true);
+      expect(w![b + i]).toEqual([...Array(12).fill(Math.fround(1 / (b * 21))), ...Array(10).fill(0), ...Array(9).fill(Math.fround(1 / (b * 21)))]);
+    }
+    const sum = (rows: number[][]) => rows.flat().reduce((a, x) => a + x, 0);
+    expect(sum(w!.slice(0, b))).toBeCloseTo(1, 5);
+    expect(sum(w!.slice(b))).toBeCloseTo(1, 5);
+    tf.dispose([r, s]);
   });
 });

@@ -4,11 +4,14 @@
 //   - only the kept tokens (MAE-style dropping: position embeddings are added before dropping, so a
 //     dropped token never takes part in attention);
 //   - every token, with a mask token substituted at masked positions (SimMIM/BEiT-style).
+// Kept sets of different sizes run as one batch when padded to one length: `valid` marks the padding,
+// which no token attends to (several masking rounds in one pass).
 // It can return intermediate block outputs; `vitFeatures` gives CLS or average-pooled features.
 // `inference: true` (frozen features, nothing differentiated) lets the native backend run fused ops.
 import * as tf from '@tensorflow/tfjs-core';
 import { gatherTokens, replaceMasked } from '../masking/gather.js';
 import { blockParamShapes, transformerBlock } from '../nn/block.js';
+import { keyPaddingBias } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
 import { fusedLayerNorm, inferenceScope } from '../nn/native-ops.js';
 import { makeVariable, param, xavierUniform, type ParamTree, type VariableTree } from '../nn/params.js';
@@ -63,6 +66,12 @@ export function createVit(config: VitConfig, rng: Rng, owner = 'vit'): Vit {
 export interface VitForwardOptions {
   /** [B, K] int32 patch indices to keep; the others are dropped before the blocks. */
   keep?: tf.Tensor2D;
+  /**
+   * [B, K] (or [B, N] without `keep`) float, 1 for a real patch token and 0 for padding: padding
+   * tokens are hidden from attention (as keys), so the real tokens' outputs are those of the
+   * unpadded sequence; the padding's own outputs are meaningless. The class token is always real.
+   */
+  valid?: tf.Tensor2D;
   /** [B, N] float, 1 where the patch is replaced by `maskToken` (before position embedding). */
   mask?: tf.Tensor2D;
   /** [D] or [1, 1, D]: the learnable mask token (owned by the method) used with `mask`. */
@@ -97,8 +106,11 @@ export function embedPatches(c: VitConfig, params: ParamTree, images: tf.Tensor4
   );
 }
 
-/** Runs the blocks and final norm over an already-embedded sequence [B, T, D]. */
-export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3D, collect: number[] = []): VitOutput {
+/**
+ * Runs the blocks and final norm over an already-embedded sequence [B, T, D]; keyBias [B, 1, 1, T]
+ * (keyPaddingBias) hides padding tokens from attention.
+ */
+export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3D, collect: number[] = [], keyBias?: tf.Tensor): VitOutput {
   for (const i of collect) {
     if (!Number.isInteger(i) || i < 0 || i >= c.depth) throw new Error(`collect: block ${i} is outside 0..${c.depth - 1}`);
   }
@@ -106,7 +118,7 @@ export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3
     let x = tokens;
     const byBlock = new Map<number, tf.Tensor3D>();
     for (let i = 0; i < c.depth; i++) {
-      x = transformerBlock(x, params, `blocks.${i}`, c.numHeads, c.layerNormEps);
+      x = transformerBlock(x, params, `blocks.${i}`, c.numHeads, c.layerNormEps, keyBias);
       if (collect.includes(i)) byBlock.set(i, x);
     }
     const out = fusedLayerNorm(x, param(params, 'norm.weight'), param(params, 'norm.bias'), c.layerNormEps) as tf.Tensor3D;
@@ -125,11 +137,16 @@ export function vitForward(c: VitConfig, params: ParamTree, images: tf.Tensor4D,
     const offset = c.classToken ? 1 : 0;
     x = tf.add(x, tf.slice(pos, [0, offset, 0], [1, numPatches(c), c.embedDim])) as tf.Tensor3D;
     if (options.keep) x = gatherTokens(x, options.keep);
+    let valid = options.valid;
+    if (valid && (valid.rank !== 2 || valid.shape[0] !== x.shape[0] || valid.shape[1] !== x.shape[1])) {
+      throw new Error(`vitForward: valid must be [${x.shape[0]}, ${x.shape[1]}] (one flag per patch token the blocks see), got [${valid.shape}]`);
+    }
     if (c.classToken) {
       const cls = tf.add(param(params, 'cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, c.embedDim]));
       x = tf.concat([repeatToken(cls, x.shape[0], 1), x], 1) as tf.Tensor3D;
+      if (valid) valid = tf.concat([tf.ones([x.shape[0], 1]), valid], 1) as tf.Tensor2D;
     }
-    return encodeTokens(c, params, x, options.collect ?? []);
+    return encodeTokens(c, params, x, options.collect ?? [], valid ? keyPaddingBias(valid) : undefined);
   });
 }
 
