@@ -11,7 +11,7 @@ export { gelu } from './nn/gelu.js';
 export { stopGradient } from './nn/stop-gradient.js';
 export { repeatToken } from './nn/repeat-token.js';
 export { noGrad } from './nn/no-grad.js';
-export { keyPaddingBias, selfAttention } from './nn/attention.js';
+export { segmentBias, selfAttention } from './nn/attention.js';
 export { mlp, transformerBlock, blockParamShapes } from './nn/block.js';
 export * from './vit/config.js';
 export * from './vit/backbone-choice.js';

@@ -4,11 +4,14 @@ import { countParams } from '../src/nn/params.js';
 import { parseVitConfig, vitConfig, vitConfigForImages } from '../src/vit/config.js';
 import { patchify, unpatchify } from '../src/vit/patchify.js';
 import { sinCos2dPosEmbed } from '../src/vit/pos-embed.js';
-import { createVit, embedPatches, vitForward, vitFeatures } from '../src/vit/vit.js';
+import { segmentBias } from '../src/nn/attention.js';
+import { createVit, embedPatches, segmentPatchTokens, vitForward, vitFeatures } from '../src/vit/vit.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelDiff, useBackend } from './helpers.js';
 
 await useBackend();
+
+const arr = (t: tf.Tensor) => Array.from(t.dataSync());
 
 const small = () => parseVitConfig({ imageSize: 8, patchSize: 2, inChannels: 2, embedDim: 16, depth: 2, numHeads: 2 });
 
@@ -157,30 +160,52 @@ describe('forward variants', () => {
   });
 });
 
-describe('padded kept sets (valid)', () => {
-  it('a padded row gives the outputs and gradients of the same row unpadded; padding gets no gradient', () => {
+describe('several kept sets in one row (segments)', () => {
+  it('segmentBias: 0 inside a segment, -1e9 across', () => {
+    const h = -1e9;
+    expect(arr(segmentBias([2, 1]))).toEqual([0, 0, h, 0, 0, h, h, h, 0]);
+    expect(segmentBias([2, 1]).shape).toEqual([1, 1, 3, 3]);
+    expect(() => segmentBias([2, 0])).toThrow(/positive integers, got \[2, 0\]/);
+  });
+
+  it('each segment gets the outputs and gradients it has alone (class token, final and collected tokens)', () => {
     const c = small();
     const vit = createVit(c, new Rng(3));
     const x = images(4, 2, 8, 2);
-    const keep = tf.tensor2d([[0, 5, 9, 14], [3, 7, 0, 0]], [2, 4], 'int32');
-    const valid = tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]]);
-    const padded = vitForward(c, vit.params, x, { keep, valid }).tokens;
-    const row1 = vitForward(c, vit.params, tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1]), { keep: tf.tensor2d([[3, 7]], [1, 2], 'int32') }).tokens;
-    expect(maxRelDiff(tf.slice(padded, [1, 0, 0], [1, 3, -1]).dataSync(), row1.dataSync())).toBeLessThan(1e-5);
-    // Without the flags, the padding (two copies of position 0) changes the real tokens.
-    const unflagged = vitForward(c, vit.params, x, { keep }).tokens;
-    expect(maxRelDiff(tf.slice(unflagged, [1, 0, 0], [1, 3, -1]).dataSync(), row1.dataSync())).toBeGreaterThan(1e-3);
-    // Gradient of a weighted sum of the real tokens of row 1 w.r.t. a weight and the images.
-    const w = tf.tensor3d(new Rng(5).normalArray(3 * 16), [1, 3, 16]);
+    const keep = tf.tensor2d([[0, 5, 9, 14, 2], [3, 7, 1, 11, 6]], [2, 5], 'int32');
+    const segments = [3, 2];
+    const parts = [tf.slice(keep, [0, 0], [-1, 3]), tf.slice(keep, [0, 3], [-1, 2])] as tf.Tensor2D[];
+    const packed = vitForward(c, vit.params, x, { keep, segments, collect: [0] });
+    expect(packed.tokens.shape).toEqual([2, 7, 16]);
+    const alone = parts.map((k) => vitForward(c, vit.params, x, { keep: k, collect: [0] }));
+    // [cls, s1 (3), cls, s2 (2)]: each segment with its class token equals its own run.
+    const starts = [0, 4];
+    alone.forEach((a, r) => {
+      for (const [p, s] of [[packed.tokens, a.tokens], [packed.intermediates[0]!, a.intermediates[0]!]] as const) {
+        expect(maxRelDiff(tf.slice(p, [0, starts[r]!, 0], [-1, 1 + segments[r]!, -1]).dataSync(), s.dataSync())).toBeLessThan(1e-5);
+      }
+    });
+    const split = segmentPatchTokens(c, packed.tokens, segments);
+    split.forEach((t, r) => expect(maxRelDiff(t.dataSync(), tf.slice(alone[r]!.tokens, [0, 1, 0], [-1, -1, -1]).dataSync())).toBeLessThan(1e-5));
+    // One segment of all five differs: the segments really are kept apart.
+    const joined = vitForward(c, vit.params, x, { keep }).tokens;
+    expect(maxRelDiff(tf.slice(joined, [0, 1, 0], [-1, 3, -1]).dataSync(), split[0]!.dataSync())).toBeGreaterThan(1e-3);
+    // Gradients of a weighted sum of all tokens w.r.t. an attention weight, the class token and the
+    // images are the sums of the segments' own.
+    const w = [tf.tensor3d(new Rng(5).normalArray(2 * 4 * 16), [2, 4, 16]), tf.tensor3d(new Rng(6).normalArray(2 * 3 * 16), [2, 3, 16])];
+    const withParams = (q: tf.Tensor, cls: tf.Tensor) => ({ ...vit.params, 'blocks.0.attn.qkv.weight': q, cls_token: cls });
     const qkv = vit.params['blocks.0.attn.qkv.weight']!;
-    const lossPadded = (q: tf.Tensor, img: tf.Tensor) =>
-      tf.sum(tf.mul(tf.slice(vitForward(c, { ...vit.params, 'blocks.0.attn.qkv.weight': q }, img as tf.Tensor4D, { keep, valid }).tokens, [1, 0, 0], [1, 3, -1]), w));
-    const lossRow = (q: tf.Tensor, img: tf.Tensor) =>
-      tf.sum(tf.mul(vitForward(c, { ...vit.params, 'blocks.0.attn.qkv.weight': q }, img as tf.Tensor4D, { keep: tf.tensor2d([[3, 7]], [1, 2], 'int32') }).tokens, w));
-    const [gq, gx] = tf.grads(lossPadded)([qkv, x]);
-    const [rq, rx] = tf.grads(lossRow)([qkv, tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1])]);
-    expect(maxRelDiff(gq!.dataSync(), rq!.dataSync())).toBeLessThan(1e-4);
-    expect(maxRelDiff(tf.slice(gx!, [1, 0, 0, 0], [1, -1, -1, -1]).dataSync(), rx!.dataSync())).toBeLessThan(1e-4);
-    expect(() => vitForward(c, vit.params, x, { keep, valid: tf.ones([2, 3]) as tf.Tensor2D })).toThrow(/valid must be \[2, 4\]/);
+    const cls = vit.params.cls_token!;
+    const lossPacked = (q: tf.Tensor, k: tf.Tensor, img: tf.Tensor) => {
+      const t = vitForward(c, withParams(q, k), img as tf.Tensor4D, { keep, segments }).tokens;
+      return tf.add(tf.sum(tf.mul(tf.slice(t, [0, 0, 0], [-1, 4, -1]), w[0]!)), tf.sum(tf.mul(tf.slice(t, [0, 4, 0], [-1, 3, -1]), w[1]!)));
+    };
+    const lossAlone = (q: tf.Tensor, k: tf.Tensor, img: tf.Tensor) =>
+      tf.addN(parts.map((part, r) => tf.sum(tf.mul(vitForward(c, withParams(q, k), img as tf.Tensor4D, { keep: part }).tokens, w[r]!))));
+    const got = tf.grads(lossPacked)([qkv, cls, x]);
+    const want = tf.grads(lossAlone)([qkv, cls, x]);
+    got.forEach((g, i) => expect(maxRelDiff(g.dataSync(), want[i]!.dataSync())).toBeLessThan(1e-4));
+    expect(() => vitForward(c, vit.params, x, { keep, segments: [3, 3] })).toThrow(/segments \[3, 3\] must be positive integers summing to the 5 patch tokens/);
+    expect(() => segmentPatchTokens(c, packed.tokens, [3, 3])).toThrow(/need 8 tokens per row, got 7/);
   });
 });

@@ -6,19 +6,19 @@
 //     at each token's position),
 //   -> pre-norm blocks -> final LayerNorm -> the image-embedding slot dropped.
 // It scores every position it holds: the round's visible ones first, then M, in the order given.
-// Rounds of different sizes run as one batch with their visible sets padded to one length: the
-// padding (visibleValid 0) is hidden from attention and its outputs are meaningless.
+// Several rounds of an image share one row, each its own sequence [embedding, visible, M] that attends
+// only within itself (segmentBias), so rounds of different sizes run in one pass without padding.
 // Parameters: decoder.norm_early.*, decoder.embed.*, decoder.mask_token [1, 1, Dd],
 // decoder.pos_embed [1, 1 + L, Dd] (frozen), decoder.blocks.<i>.*, decoder.norm.*.
 import * as tf from '@tensorflow/tfjs-core';
 import {
   blockParamShapes,
-  keyPaddingBias,
   layerNorm,
   linear,
   makeVariable,
   repeatToken,
   param,
+  segmentBias,
   sinCos2dPosEmbed,
   transformerBlock,
   xavierUniform,
@@ -74,36 +74,56 @@ export function createDecoder(c: DecoderConfig, rng: Rng, owner = 'moca'): Varia
   return params;
 }
 
+/** One masking round's decoder input. */
+export type DecoderRound = {
+  /** [B, C] the round's image embedding. */
+  embedding: tf.Tensor2D;
+  /** [B, V, C] the early block's tokens at the visible positions (before LN_early). */
+  early: tf.Tensor3D;
+  /** [B, V] int32 the visible positions. */
+  visible: tf.Tensor2D;
+};
+
 /**
- * One round: imageEmbedding [B, C], early [B, V, C] (the early block's visible patch tokens, before
- * LN_early), visible [B, V] and masked [B, M] int32 positions -> [B, V + M, Dd]. visibleValid [B, V]
- * (1 real, 0 padding) when the visible sets are padded.
+ * The rounds of a batch, each with the masked positions masked [B, M] (int32) shared by all, in one
+ * pass -> [B, sum over rounds of (V_r + M), Dd]: round 1's visible then masked outputs, then round 2's,
+ * each what the round would give alone.
  */
-export function decoderForward(
-  c: DecoderConfig,
-  params: ParamTree,
-  imageEmbedding: tf.Tensor2D,
-  early: tf.Tensor3D,
-  visible: tf.Tensor2D,
-  masked: tf.Tensor2D,
-  visibleValid?: tf.Tensor2D,
-): tf.Tensor3D {
+export function decoderForward(c: DecoderConfig, params: ParamTree, rounds: DecoderRound[], masked: tf.Tensor2D): tf.Tensor3D {
+  const [b, m] = masked.shape;
+  rounds.forEach((r, i) => {
+    const v = r.visible.shape[1];
+    const want = `embedding [${b}, ${c.inDim}], early [${b}, ${v}, ${c.inDim}]`;
+    if (r.embedding.shape.join() !== [b, c.inDim].join() || r.early.shape.join() !== [b, v, c.inDim].join() || r.visible.shape[0] !== b) {
+      throw new Error(`decoderForward: round ${i + 1} needs ${want} for visible [${b}, ${v}], got embedding [${r.embedding.shape}], early [${r.early.shape}], visible [${r.visible.shape}]`);
+    }
+  });
   return tf.tidy(() => {
-    const [b, v] = visible.shape;
-    const m = masked.shape[1];
     const d = c.embedDim;
     const p = (name: string) => param(params, `decoder.${name}`);
-    const normed = layerNorm(early, p('norm_early.weight'), p('norm_early.bias'), c.layerNormEps);
-    const x = linear(tf.concat([tf.expandDims(imageEmbedding, 1), normed], 1), p('embed.weight'), p('embed.bias')) as tf.Tensor3D;
+    const sizes = rounds.map((r) => r.visible.shape[1]);
+    // LN_early over every round's early tokens at once, then [embedding, visible tokens] per round, embedded at once.
+    const normed = tf.split(layerNorm(tf.concat(rounds.map((r) => r.early), 1), p('norm_early.weight'), p('norm_early.bias'), c.layerNormEps), sizes, 1);
+    const inputs = rounds.flatMap((r, i) => [tf.expandDims(r.embedding, 1), normed[i]!]);
+    const embedded = tf.split(linear(tf.concat(inputs, 1), p('embed.weight'), p('embed.bias')), sizes.map((v) => 1 + v), 1);
+    // Each round's sequence [embedding, visible, mask tokens at M], plus the position embedding: slot 0
+    // (zero) for the embedding, the patch rows at each token's position.
     const maskTokens = repeatToken(p('mask_token'), b, m);
-    const patches = tf.concat([tf.slice(x, [0, 1, 0], [b, v, d]), maskTokens], 1);
-    const pos = tf.reshape(p('pos_embed'), [-1, d]);
-    const patchPos = tf.gather(tf.slice(pos, [1, 0], [-1, d]), tf.concat([visible, masked], 1)); // [B, V + M, Dd]
-    const image = tf.add(tf.slice(x, [0, 0, 0], [b, 1, d]), tf.slice(pos, [0, 0], [1, d]));
-    let h = tf.concat([image, tf.add(patches, patchPos)], 1) as tf.Tensor3D;
-    const keyBias = visibleValid ? keyPaddingBias(tf.concat([tf.ones([b, 1]), visibleValid, tf.ones([b, m])], 1) as tf.Tensor2D) : undefined;
-    for (let i = 0; i < c.depth; i++) h = transformerBlock(h, params, `decoder.blocks.${i}`, c.numHeads, c.layerNormEps, keyBias);
+    const sequence = tf.concat(embedded.flatMap((e) => [e, maskTokens]), 1);
+    const one = tf.scalar(1, 'int32');
+    const positions = tf.concat(rounds.flatMap((r) => [tf.zeros([b, 1], 'int32'), tf.add(r.visible, one), tf.add(masked, one)]), 1);
+    let h = tf.add(sequence, tf.gather(tf.reshape(p('pos_embed'), [-1, d]), positions)) as tf.Tensor3D;
+    const bias = rounds.length > 1 ? segmentBias(sizes.map((v) => 1 + v + m)) : undefined;
+    for (let i = 0; i < c.depth; i++) h = transformerBlock(h, params, `decoder.blocks.${i}`, c.numHeads, c.layerNormEps, bias);
     h = layerNorm(h, p('norm.weight'), p('norm.bias'), c.layerNormEps) as tf.Tensor3D;
-    return tf.slice(h, [0, 1, 0], [b, v + m, d]);
+    let start = 0;
+    return tf.concat(
+      sizes.map((v) => {
+        const scored = tf.slice(h, [0, start + 1, 0], [b, v + m, d]);
+        start += 1 + v + m;
+        return scored;
+      }),
+      1,
+    );
   });
 }

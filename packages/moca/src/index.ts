@@ -30,6 +30,6 @@ export {
   prototypeLogits,
   type PrototypeGeneratorConfig,
 } from './prototype-generator.js';
-export { createDecoder, decoderForward, decoderParamShapes, type DecoderConfig } from './decoder.js';
-export { maskingRounds, stackRounds, type MaskingRounds, type StackedRounds } from './rounds.js';
+export { createDecoder, decoderForward, decoderParamShapes, type DecoderConfig, type DecoderRound } from './decoder.js';
+export { maskingRounds, type MaskingRounds } from './rounds.js';
 export { klDivergence, weightedKlDivergence } from './losses.js';

@@ -4,8 +4,8 @@
 //   teacher  each view's final-LN patch tokens (both views in one pass, off the gradient tape, with the
 //            fused inference ops) -> codes with the pre-update codebook and
 //            dist_norm_prev; bags of words of the interior; the codebook-usage perplexity.
-//   student  both views stacked (2B images), two complementary masking rounds, run as one batch of 4B
-//            rows (the shorter visible set padded, the padding hidden from attention); per round the
+//   student  both views stacked (2B images), two complementary masking rounds, both in one row per
+//            image (each round attending only within itself); per round the
 //            encoder sees its visible positions only; the image embedding (mean of its final-LN tokens)
 //            predicts the OTHER view's bag of words (image head); the decoder on [embedding,
 //            LN(early-block tokens)] + mask tokens at the shared masked set predicts the SAME view's
@@ -25,6 +25,7 @@ import {
   gatherTokens,
   gridSize,
   numPatches,
+  segmentPatchTokens,
   splitDecay,
   vitForward,
   type Objective,
@@ -43,7 +44,7 @@ import { maskSizes, MocaConfig, mocaPresets, resolveVit, type MaskCounts } from 
 import { createDecoder, decoderForward, type DecoderConfig } from './decoder.js';
 import { klDivergence, weightedKlDivergence } from './losses.js';
 import { createPrototypeGenerator, generatePrototypes, prototypeLogits } from './prototype-generator.js';
-import { maskingRounds, stackRounds } from './rounds.js';
+import { maskingRounds } from './rounds.js';
 
 const OWNER = 'moca';
 
@@ -188,29 +189,34 @@ export class MocaObjective implements Objective {
       perplexity: tf.keep(tf.clone(perplexity)),
     });
 
-    // Student: two complementary rounds over both views, stacked into one batch of 4B rows (round 1's,
-    // then round 2's; the shorter visible set padded and hidden from attention) so the encoder and the
-    // decoder each run once. Prototypes are shared by the rounds.
+    // Student: two complementary rounds over both views (2B images), both rounds of an image in one
+    // row ([cls, V1, cls, V2] for the encoder, [embedding, V1, M] + [embedding, V2, M] for the
+    // decoder, each part attending within itself), so the encoder and the decoder each run once.
+    // Prototypes are shared by the rounds.
     const rounds = maskingRounds(rng, 2 * b, this.numTokens, this.sizes);
-    const stacked = stackRounds(rounds);
     const dictionary = this.codebook.dictionary();
     const imageProtos = generatePrototypes('image_head', this.imageHead, dictionary);
     const tokenProtos = generatePrototypes('token_head', this.tokenHead, dictionary);
-    const out = vitForward(this.vit, this.student, tf.concat([x, x], 0), {
-      keep: stacked.visible,
-      valid: stacked.valid,
+    const out = vitForward(this.vit, this.student, x, {
+      keep: rounds.keep,
+      segments: rounds.segments,
       collect: this.earlyBlock === null ? [] : [this.earlyBlock],
     });
-    const visibleTokens = this.patchTokens(out.tokens);
-    // The image embedding: the mean of a row's real tokens.
-    const poolWeights = tf.div(stacked.valid, tf.sum(stacked.valid, 1, true));
-    const embedding = tf.sum(tf.mul(visibleTokens, tf.expandDims(poolWeights, 2)), 1) as tf.Tensor2D;
+    const finalTokens = segmentPatchTokens(this.vit, out.tokens, rounds.segments);
+    const earlyTokens = this.earlyBlock === null ? finalTokens : segmentPatchTokens(this.vit, out.intermediates[0]!, rounds.segments);
+    // The image embedding of a round: the mean of its final-LN tokens.
+    const embeddings = finalTokens.map((t) => tf.mean(t, 1) as tf.Tensor2D);
     // Both rounds have 2B rows, so the mean over rounds times 2 is twice the mean over all 4B rows.
-    const imageLoss = tf.mul(klDivergence(tf.concat([crossBows, crossBows], 0), prototypeLogits(embedding, imageProtos, c.kappa)), 2) as tf.Scalar;
-    const early = this.earlyBlock === null ? visibleTokens : this.patchTokens(out.intermediates[0]!);
-    const decoded = decoderForward(this.decoderConfig, this.decoder, embedding, early, stacked.visible, stacked.masked, stacked.valid);
-    const target = gatherTokens(tf.concat([codes, codes], 0) as tf.Tensor3D, stacked.scored);
-    const tokenLoss = weightedKlDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa), stacked.tokenWeights);
+    const imageLogits = prototypeLogits(tf.concat(embeddings, 0), imageProtos, c.kappa);
+    const imageLoss = tf.mul(klDivergence(tf.concat([crossBows, crossBows], 0), imageLogits), 2) as tf.Scalar;
+    const decoded = decoderForward(
+      this.decoderConfig,
+      this.decoder,
+      embeddings.map((embedding, r) => ({ embedding, early: earlyTokens[r]!, visible: rounds.visible[r]! })),
+      rounds.masked,
+    );
+    const target = gatherTokens(codes, rounds.scored);
+    const tokenLoss = weightedKlDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa), rounds.tokenWeights);
     const loss = tf.add(tf.mul(imageLoss, c.imageWeight), tf.mul(tokenLoss, c.tokenWeight)) as tf.Scalar;
     return {
       loss,

@@ -164,23 +164,29 @@ describe('token-level decoder', () => {
       const early = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 3) as tf.Tensor3D;
       const visible = tf.tensor2d([0, 4, 7, 1, 2, 8], [2, 3], 'int32');
       const masked = tf.tensor2d([5, 3, 6, 0], [2, 2], 'int32');
-      const out = decoderForward(config, params, emb, early, visible, masked);
+      const one = (e: tf.Tensor2D, tokens: tf.Tensor3D, vis: tf.Tensor2D) => decoderForward(config, params, [{ embedding: e, early: tokens, visible: vis }], masked);
+      const out = one(emb, early, visible);
       expect(out.shape).toEqual([2, 5, 12]);
       // Reordering the visible tokens (with their positions) reorders the outputs the same way.
       const perm = tf.tensor1d([2, 0, 1], 'int32');
-      const out2 = decoderForward(config, params, emb, tf.gather(early, perm, 1), tf.gather(visible, perm, 1), masked);
+      const out2 = one(emb, tf.gather(early, perm, 1), tf.gather(visible, perm, 1));
       const a = arr(tf.gather(out, tf.tensor1d([2, 0, 1, 3, 4], 'int32'), 1));
       arr(out2).forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 4));
       // Positions matter: the same tokens at other positions give other outputs.
-      const moved = decoderForward(config, params, emb, early, tf.tensor2d([1, 4, 7, 1, 2, 8], [2, 3], 'int32'), masked);
+      const moved = one(emb, early, tf.tensor2d([1, 4, 7, 1, 2, 8], [2, 3], 'int32'));
       expect(Math.max(...arr(tf.abs(tf.sub(moved, out))))).toBeGreaterThan(1e-3);
-      // Padding flagged in visibleValid is invisible: row 2 with its last visible token dropped, then
-      // padded back (position 0, a zero token), gives the outputs of the shorter row alone.
-      const short = decoderForward(config, params, tf.slice(emb, [1, 0], [1, -1]), tf.slice(early, [1, 0, 0], [1, 2, -1]), tf.tensor2d([[1, 2]], [1, 2], 'int32'), tf.slice(masked, [1, 0], [1, -1]));
-      const paddedEarly = tf.concat([tf.slice(early, [0, 0, 0], [2, 2, -1]), tf.zeros([2, 1, 8])], 1) as tf.Tensor3D;
-      const padded = decoderForward(config, params, emb, paddedEarly, tf.tensor2d([0, 4, 0, 1, 2, 0], [2, 3], 'int32'), masked, tf.tensor2d([1, 1, 0, 1, 1, 0], [2, 3]));
-      const kept = arr(tf.gather(tf.slice(padded, [1, 0, 0], [1, -1, -1]), tf.tensor1d([0, 1, 3, 4], 'int32'), 1));
-      arr(short).forEach((v, i) => expect(v).toBeCloseTo(kept[i]!, 4));
+      // Two rounds of different sizes in one pass: [round 1's V1 + M outputs, round 2's V2 + M], each
+      // what the round gives alone.
+      const emb2 = tf.randomNormal([2, 8], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const early2 = tf.randomNormal([2, 2, 8], 0, 1, 'float32', 6) as tf.Tensor3D;
+      const visible2 = tf.tensor2d([1, 2, 4, 5], [2, 2], 'int32');
+      const both = decoderForward(config, params, [{ embedding: emb, early, visible }, { embedding: emb2, early: early2, visible: visible2 }], masked);
+      expect(both.shape).toEqual([2, 5 + 4, 12]);
+      const bothValues = arr(both);
+      arr(tf.concat([out, one(emb2, early2, visible2)], 1)).forEach((v, i) => expect(bothValues[i]).toBeCloseTo(v, 4));
+      expect(() => decoderForward(config, params, [{ embedding: emb, early: early2, visible }], masked)).toThrow(
+        /round 1 needs embedding \[2, 8\], early \[2, 3, 8\] for visible \[2, 3\], got embedding \[2,8\], early \[2,2,8\]/,
+      );
     });
     tf.dispose(Object.values(params));
   });

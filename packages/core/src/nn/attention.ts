@@ -5,9 +5,10 @@
 // projections has a hand-written gradient: with P = softmax(q k^T) and O = P v,
 //   dv = P^T dO,  dP = dO v^T,  dS = P * (dP - rowsum(dP * P)),  dq = dS k,  dk = dS^T q,
 // four batched matmuls and four elementwise ops, taken straight back to the [B, N, 3D] layout.
-// An optional key bias (keyPaddingBias) hides padding keys: it is added to q k^T before the softmax,
-// so their attention weights are exactly 0 and the gradient formula above is unchanged (the bias is a
-// constant). The padded rows (queries) still get outputs, which the caller ignores.
+// An optional additive bias (segmentBias) hides keys from queries: it is added to q k^T before the
+// softmax, so those attention weights are exactly 0 and the gradient formula above is unchanged (the
+// bias is a constant). With it, several independent sequences packed into one row attend only within
+// themselves, each as if it ran alone.
 import * as tf from '@tensorflow/tfjs-core';
 import { param, type ParamTree } from './params.js';
 import { linear } from './linear.js';
@@ -16,15 +17,26 @@ import { linear } from './linear.js';
 const HIDDEN = -1e9;
 
 /**
- * valid [B, N] (1 for a real token, 0 for padding) -> the additive key bias [B, 1, 1, N] (0 or -1e9)
- * that selfAttention / transformerBlock take to let no query attend to a padding key.
+ * The attention bias [1, 1, N, N] (N = sum of `sizes`) for consecutive segments of a row, each its own
+ * sequence: 0 where query and key lie in the same segment, -1e9 elsewhere (block-diagonal), for
+ * selfAttention / transformerBlock.
  */
-export function keyPaddingBias(valid: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() => tf.reshape(tf.mul(tf.sub(1, valid), HIDDEN), [valid.shape[0], 1, 1, valid.shape[1]]) as tf.Tensor4D);
+export function segmentBias(sizes: readonly number[]): tf.Tensor4D {
+  if (sizes.length === 0 || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new Error(`segmentBias: segment sizes must be positive integers, got [${sizes.join(', ')}]`);
+  }
+  const n = sizes.reduce((a, s) => a + s, 0);
+  const bias = new Float32Array(n * n).fill(HIDDEN);
+  let start = 0;
+  for (const s of sizes) {
+    for (let q = start; q < start + s; q++) bias.fill(0, q * n + start, q * n + start + s);
+    start += s;
+  }
+  return tf.tensor4d(bias, [1, 1, n, n]);
 }
 
-/** [B, N, 3D] (q|k|v, q pre-scaled) -> [B, N, D]: softmax(q k^T + keyBias) v per head, heads concatenated. */
-function softmaxAttention(qkv: tf.Tensor3D, numHeads: number, keyBias?: tf.Tensor): tf.Tensor3D {
+/** [B, N, 3D] (q|k|v, q pre-scaled) -> [B, N, D]: softmax(q k^T + bias) v per head, heads concatenated. */
+function softmaxAttention(qkv: tf.Tensor3D, numHeads: number, bias?: tf.Tensor): tf.Tensor3D {
   const [b, n, d3] = qkv.shape;
   const d = d3 / 3;
   const headDim = d / numHeads;
@@ -35,7 +47,7 @@ function softmaxAttention(qkv: tf.Tensor3D, numHeads: number, keyBias?: tf.Tenso
     const heads = tf.transpose(tf.reshape(input, [b, n, 3, numHeads, headDim]), [2, 0, 3, 1, 4]);
     const [q, k, v] = tf.unstack(heads, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     const scores = tf.matMul(q, k, false, true); // [B, H, N, N]
-    const p = tf.softmax(keyBias ? tf.add(scores, keyBias) : scores, -1);
+    const p = tf.softmax(bias ? tf.add(scores, bias) : scores, -1);
     const out = tf.matMul(p, v); // [B, H, N, hd]
     save([q, k, v, p]);
     return {
@@ -62,14 +74,14 @@ function scaleQ(t: tf.Tensor, d: number, scale: number): tf.Tensor {
   return tf.mul(t, tf.tensor1d(cols));
 }
 
-/** x: [B, N, D] -> [B, N, D]; keyBias [B, 1, 1, N] from keyPaddingBias hides padding keys. */
-export function selfAttention(x: tf.Tensor3D, params: ParamTree, prefix: string, numHeads: number, keyBias?: tf.Tensor): tf.Tensor3D {
+/** x: [B, N, D] -> [B, N, D]; `bias` (broadcast to [B, H, N, N], e.g. segmentBias) is added to the attention logits. */
+export function selfAttention(x: tf.Tensor3D, params: ParamTree, prefix: string, numHeads: number, bias?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const d = x.shape[2];
     const scale = 1 / Math.sqrt(d / numHeads);
     const w = scaleQ(param(params, `${prefix}.qkv.weight`), d, scale);
-    const bias = scaleQ(param(params, `${prefix}.qkv.bias`), d, scale);
-    const merged = softmaxAttention(linear(x, w, bias) as tf.Tensor3D, numHeads, keyBias);
+    const qkvBias = scaleQ(param(params, `${prefix}.qkv.bias`), d, scale);
+    const merged = softmaxAttention(linear(x, w, qkvBias) as tf.Tensor3D, numHeads, bias);
     return linear(merged, param(params, `${prefix}.proj.weight`), param(params, `${prefix}.proj.bias`)) as tf.Tensor3D;
   });
 }

@@ -23,8 +23,8 @@ export function mlp(x: tf.Tensor, params: ParamTree, prefix: string): tf.Tensor 
 }
 
 /**
- * One block; parameters under `<prefix>.norm1`, `.attn`, `.norm2`, `.mlp`. x: [B, N, D]; keyBias
- * [B, 1, 1, N] (keyPaddingBias) hides padding tokens from attention.
+ * One block; parameters under `<prefix>.norm1`, `.attn`, `.norm2`, `.mlp`. x: [B, N, D]; `attentionBias`
+ * (segmentBias) is added to the attention logits, so packed segments attend only within themselves.
  */
 export function transformerBlock(
   x: tf.Tensor3D,
@@ -32,24 +32,24 @@ export function transformerBlock(
   prefix: string,
   numHeads: number,
   eps = 1e-6,
-  keyBias?: tf.Tensor,
+  attentionBias?: tf.Tensor,
 ): tf.Tensor3D {
-  if (fusedInference()) return inferenceBlock(x, params, prefix, numHeads, eps, keyBias);
+  if (fusedInference()) return inferenceBlock(x, params, prefix, numHeads, eps, attentionBias);
   return tf.tidy(() => {
     const attnParams = foldNorm(params, `${prefix}.norm1`, `${prefix}.attn.qkv`);
-    const h = tf.add(x, selfAttention(normalize(x, eps) as tf.Tensor3D, attnParams, `${prefix}.attn`, numHeads, keyBias));
+    const h = tf.add(x, selfAttention(normalize(x, eps) as tf.Tensor3D, attnParams, `${prefix}.attn`, numHeads, attentionBias));
     const mlpParams = foldNorm(params, `${prefix}.norm2`, `${prefix}.mlp.fc1`);
     return tf.add(h, mlp(normalize(h, eps), mlpParams, `${prefix}.mlp`)) as tf.Tensor3D;
   });
 }
 
 /** The block with the fused inference ops (only when `fusedInference()`): the same function, no gradient. */
-function inferenceBlock(x: tf.Tensor3D, params: ParamTree, prefix: string, numHeads: number, eps: number, keyBias?: tf.Tensor): tf.Tensor3D {
+function inferenceBlock(x: tf.Tensor3D, params: ParamTree, prefix: string, numHeads: number, eps: number, attentionBias?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, n, d] = x.shape;
     const p = (name: string) => param(params, `${prefix}.${name}`);
     const norm1 = fusedLayerNorm(x, p('norm1.weight'), p('norm1.bias'), eps) as tf.Tensor3D;
-    const h = tf.add(x, selfAttention(norm1, params, `${prefix}.attn`, numHeads, keyBias));
+    const h = tf.add(x, selfAttention(norm1, params, `${prefix}.attn`, numHeads, attentionBias));
     const norm2 = fusedLayerNorm(tf.reshape(h, [b * n, d]), p('norm2.weight'), p('norm2.bias'), eps);
     const hidden = fusedMatMul(norm2, p('mlp.fc1.weight'), p('mlp.fc1.bias'), 'gelu');
     return tf.add(h, tf.reshape(fusedMatMul(hidden, p('mlp.fc2.weight'), p('mlp.fc2.bias')), [b, n, d])) as tf.Tensor3D;

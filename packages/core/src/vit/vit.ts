@@ -4,14 +4,14 @@
 //   - only the kept tokens (MAE-style dropping: position embeddings are added before dropping, so a
 //     dropped token never takes part in attention);
 //   - every token, with a mask token substituted at masked positions (SimMIM/BEiT-style).
-// Kept sets of different sizes run as one batch when padded to one length: `valid` marks the padding,
-// which no token attends to (several masking rounds in one pass).
+// Several kept sets of one image can share a row as `segments`: each gets its own class token and
+// attends only within itself (several masking rounds in one pass, no padding).
 // It can return intermediate block outputs; `vitFeatures` gives CLS or average-pooled features.
 // `inference: true` (frozen features, nothing differentiated) lets the native backend run fused ops.
 import * as tf from '@tensorflow/tfjs-core';
 import { gatherTokens, replaceMasked } from '../masking/gather.js';
 import { blockParamShapes, transformerBlock } from '../nn/block.js';
-import { keyPaddingBias } from '../nn/attention.js';
+import { segmentBias } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
 import { fusedLayerNorm, inferenceScope } from '../nn/native-ops.js';
 import { makeVariable, param, xavierUniform, type ParamTree, type VariableTree } from '../nn/params.js';
@@ -67,11 +67,12 @@ export interface VitForwardOptions {
   /** [B, K] int32 patch indices to keep; the others are dropped before the blocks. */
   keep?: tf.Tensor2D;
   /**
-   * [B, K] (or [B, N] without `keep`) float, 1 for a real patch token and 0 for padding: padding
-   * tokens are hidden from attention (as keys), so the real tokens' outputs are those of the
-   * unpadded sequence; the padding's own outputs are meaningless. The class token is always real.
+   * Sizes of consecutive independent sequences in the kept patches (`keep`'s K, or N without it;
+   * they must sum to it): each segment gets its own class token in front and attends only within
+   * itself, so its outputs are those it would have run alone. `tokens` are then [cls, segment 1,
+   * cls, segment 2, ...] (segmentPatchTokens splits them).
    */
-  valid?: tf.Tensor2D;
+  segments?: number[];
   /** [B, N] float, 1 where the patch is replaced by `maskToken` (before position embedding). */
   mask?: tf.Tensor2D;
   /** [D] or [1, 1, D]: the learnable mask token (owned by the method) used with `mask`. */
@@ -89,7 +90,7 @@ export interface VitForwardOptions {
 
 // A type alias (not an interface) so tf.tidy accepts it as a tensor container.
 export type VitOutput = {
-  /** [B, T, D] after the final norm; T = (class token ? 1 : 0) + kept patches, class token first. */
+  /** [B, T, D] after the final norm; T = (class token ? 1 : 0) + kept patches, class token first (per segment). */
   tokens: tf.Tensor3D;
   /** Outputs of the `collect` blocks, in that order (before the final norm). */
   intermediates: tf.Tensor3D[];
@@ -107,10 +108,10 @@ export function embedPatches(c: VitConfig, params: ParamTree, images: tf.Tensor4
 }
 
 /**
- * Runs the blocks and final norm over an already-embedded sequence [B, T, D]; keyBias [B, 1, 1, T]
- * (keyPaddingBias) hides padding tokens from attention.
+ * Runs the blocks and final norm over an already-embedded sequence [B, T, D]; `attentionBias`
+ * (segmentBias) is added to every block's attention logits.
  */
-export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3D, collect: number[] = [], keyBias?: tf.Tensor): VitOutput {
+export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3D, collect: number[] = [], attentionBias?: tf.Tensor): VitOutput {
   for (const i of collect) {
     if (!Number.isInteger(i) || i < 0 || i >= c.depth) throw new Error(`collect: block ${i} is outside 0..${c.depth - 1}`);
   }
@@ -118,7 +119,7 @@ export function encodeTokens(c: VitConfig, params: ParamTree, tokens: tf.Tensor3
     let x = tokens;
     const byBlock = new Map<number, tf.Tensor3D>();
     for (let i = 0; i < c.depth; i++) {
-      x = transformerBlock(x, params, `blocks.${i}`, c.numHeads, c.layerNormEps, keyBias);
+      x = transformerBlock(x, params, `blocks.${i}`, c.numHeads, c.layerNormEps, attentionBias);
       if (collect.includes(i)) byBlock.set(i, x);
     }
     const out = fusedLayerNorm(x, param(params, 'norm.weight'), param(params, 'norm.bias'), c.layerNormEps) as tf.Tensor3D;
@@ -137,16 +138,32 @@ export function vitForward(c: VitConfig, params: ParamTree, images: tf.Tensor4D,
     const offset = c.classToken ? 1 : 0;
     x = tf.add(x, tf.slice(pos, [0, offset, 0], [1, numPatches(c), c.embedDim])) as tf.Tensor3D;
     if (options.keep) x = gatherTokens(x, options.keep);
-    let valid = options.valid;
-    if (valid && (valid.rank !== 2 || valid.shape[0] !== x.shape[0] || valid.shape[1] !== x.shape[1])) {
-      throw new Error(`vitForward: valid must be [${x.shape[0]}, ${x.shape[1]}] (one flag per patch token the blocks see), got [${valid.shape}]`);
+    const segments = options.segments ?? [x.shape[1]];
+    if (segments.some((n) => !Number.isInteger(n) || n < 1) || segments.reduce((a, n) => a + n, 0) !== x.shape[1]) {
+      throw new Error(`vitForward: segments [${segments.join(', ')}] must be positive integers summing to the ${x.shape[1]} patch tokens the blocks see`);
     }
     if (c.classToken) {
-      const cls = tf.add(param(params, 'cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, c.embedDim]));
-      x = tf.concat([repeatToken(cls, x.shape[0], 1), x], 1) as tf.Tensor3D;
-      if (valid) valid = tf.concat([tf.ones([x.shape[0], 1]), valid], 1) as tf.Tensor2D;
+      const cls = repeatToken(tf.add(param(params, 'cls_token'), tf.slice(pos, [0, 0, 0], [1, 1, c.embedDim])), x.shape[0], 1);
+      const parts = segments.length > 1 ? tf.split(x, segments, 1) : [x];
+      x = tf.concat(parts.flatMap((part) => [cls, part]), 1) as tf.Tensor3D;
     }
-    return encodeTokens(c, params, x, options.collect ?? [], valid ? keyPaddingBias(valid) : undefined);
+    const bias = segments.length > 1 ? segmentBias(segments.map((n) => n + offset)) : undefined;
+    return encodeTokens(c, params, x, options.collect ?? [], bias);
+  });
+}
+
+/** The patch tokens of each segment (class tokens dropped) of a vitForward output run with `segments`. */
+export function segmentPatchTokens(c: VitConfig, tokens: tf.Tensor3D, segments: number[]): tf.Tensor3D[] {
+  const offset = c.classToken ? 1 : 0;
+  const expected = segments.reduce((a, n) => a + n + offset, 0);
+  if (tokens.shape[1] !== expected) {
+    throw new Error(`segmentPatchTokens: segments [${segments.join(', ')}] need ${expected} tokens per row, got ${tokens.shape[1]}`);
+  }
+  let start = 0;
+  return segments.map((n) => {
+    const part = tf.slice(tokens, [0, start + offset, 0], [-1, n, -1]);
+    start += offset + n;
+    return part;
   });
 }
 
