@@ -5,8 +5,8 @@
 //     rows = 2B * (|V| + |M|).
 // Each is averaged over the two masking rounds and multiplied by 2 (the reference's
 // `stack(...).mean() * 2`, moca.ts), then total = imageWeight * image + tokenWeight * token.
-// When the two rounds run as one padded batch, the same value is a weighted sum over rows
-// (weightedKlDivergence): weight 1 / (rows of its round) for a real row, 0 for padding.
+// When both rounds' positions come out of one packed decoder row, the same value is a weighted sum
+// over rows (weightedKlDivergence): weight 1 / (rows of its round) for each row of that round.
 // The KL has a hand-written gradient: with lse = logsumexp(logits) per row, T = the row sums of the
 // target (1 for distributions) and w the row weights (1 / rows for the mean),
 //   KL = sum_rows w * (sum t log t - sum t * logits + T * lse),  dKL/dlogits = w * (T softmax - t),
