@@ -1,7 +1,7 @@
 // The README's test command after set-up: typecheck and lint every package (nx, cached), then the
 // whole vitest suite, closing with one plain line "N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 
@@ -13,6 +13,13 @@ if (status === 0) status = run('npx', ['eslint', 'tests', 'bench']);
 if (status !== 0) {
   console.error('typecheck or lint failed');
   process.exit(status);
+}
+// The WebGPU tests need an adapter. Without a Vulkan driver of its own choosing, the suite uses the
+// software one that Debian's chromium ships (SwiftShader): slow, but the same shaders a GPU runs.
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) {
+  process.env.VK_ICD_FILENAMES = swiftshader;
+  console.log(`[test] WebGPU tests on SwiftShader (VK_ICD_FILENAMES=${swiftshader})`);
 }
 const results = '.vitest-results.json';
 rmSync(results, { force: true });

@@ -2,6 +2,7 @@
 // the EMA teacher, AdamW and schedules, safetensors and timm I/O, datasets, augmentations, the
 // evaluation harness, and the training loop with its objective interface, registry and checkpoints.
 export * from './backend/init-backend.js';
+export { assertWebGpuHealthy, formatAdapter, type GpuAdapterReport } from './backend/webgpu.js';
 export * from './util/rng.js';
 export * from './util/config.js';
 export * from './nn/params.js';

@@ -238,6 +238,8 @@ export class MocaObjective implements Objective {
     const p = this.pending;
     if (p) {
       this.codebook.update(p.words, p.stats);
+      // The trainer has read every metric already, so this is no GPU round trip (and no synchronous
+      // read, which WebGPU in Node cannot do).
       this.warnOnCollapse(p.perplexity.dataSync()[0]!, info.step);
       tf.dispose(p);
       this.pending = null;

@@ -1,7 +1,9 @@
-// Picks and initialises the tfjs backend once per process: native TensorFlow with CUDA
-// (@tensorflow/tfjs-node-gpu), native TensorFlow (@tensorflow/tfjs-node), wasm, then pure-JS cpu.
-// The native packages are optional; `npm run setup:native` builds tfjs-node's binding on machines
-// where its own installer cannot download libtensorflow. MASKEDSSL_BACKEND or `prefer` forces one.
+// Picks and initialises the tfjs backend once per process. The automatic order: native TensorFlow with
+// CUDA (@tensorflow/tfjs-node-gpu), WebGPU on a hardware adapter (webgpu.ts), native TensorFlow
+// (@tensorflow/tfjs-node), wasm, then pure-JS cpu. A software WebGPU adapter (SwiftShader) is used only
+// when asked for. The native packages and Dawn's `webgpu` are optional; `npm run setup:native` builds
+// tfjs-node's binding on machines where its own installer cannot download libtensorflow.
+// MASKEDSSL_BACKEND or `prefer` forces one.
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradient functions; the union package's Node build does (it is
@@ -9,8 +11,10 @@ import * as tf from '@tensorflow/tfjs-core';
 // found". Model code still uses only tfjs-core APIs.
 import '@tensorflow/tfjs';
 import { z } from 'zod';
+import { formatAdapter, probeWebGpu, registerWebGpu, type GpuAdapterReport } from './webgpu.js';
 
-export const backendNames = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** Every backend, in the automatic order. */
+export const backendNames = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const BackendName = z.enum(backendNames);
 export type BackendName = z.infer<typeof BackendName>;
 
@@ -23,13 +27,18 @@ export interface BackendInfo {
   tfjsName: string;
   /** Why each backend tried before it was skipped. */
   skipped: { name: BackendName; reason: string }[];
+  /** The WebGPU adapter that computes (webgpu only). */
+  adapter?: GpuAdapterReport;
 }
 
 const requireHere = createRequire(import.meta.url);
 let current: BackendInfo | undefined;
 
-/** Loads one backend's package and registers it with tfjs; throws with the reason when it cannot. */
-async function load(name: BackendName): Promise<string> {
+/**
+ * Loads one backend's package and registers it with tfjs; throws with the reason when it cannot.
+ * `explicit`: the user named this backend (a software WebGPU adapter is then accepted).
+ */
+async function load(name: BackendName, explicit: boolean): Promise<{ tfjsName: string; adapter?: GpuAdapterReport }> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -47,14 +56,16 @@ async function load(name: BackendName): Promise<string> {
         const msg = (e as Error).message.split('\n')[0];
         throw new Error(`${pkg} is installed but its native binding does not load (${msg}); run 'npm run setup:native'`);
       }
-      return 'tensorflow';
+      return { tfjsName: 'tensorflow' };
     }
+    case 'webgpu':
+      return { tfjsName: 'webgpu', adapter: await registerWebGpu(explicit) };
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
-      return 'wasm';
+      return { tfjsName: 'wasm' };
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu');
-      return 'cpu';
+      return { tfjsName: 'cpu' };
   }
 }
 
@@ -84,15 +95,16 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const skipped: BackendInfo['skipped'] = [];
   for (const name of candidates) {
     try {
-      const tfjsName = await load(name);
+      const { tfjsName, adapter } = await load(name, requested !== 'auto');
       const ok = await tf.setBackend(tfjsName);
       if (!ok) throw new Error(`tf.setBackend('${tfjsName}') failed`);
       await tf.ready();
-      current = { requested, name, tfjsName, skipped };
+      current = { requested, name, tfjsName, skipped, ...(adapter ? { adapter } : {}) };
       const log = options.log === undefined ? (l: string) => process.stderr.write(l + '\n') : options.log;
       if (log) {
         const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-        log(`[maskedssl] backend: ${name}${why ? ` (skipped ${why})` : ''}`);
+        const on = adapter ? ` on ${formatAdapter(adapter)}` : '';
+        log(`[maskedssl] backend: ${name}${on}${why ? ` (skipped ${why})` : ''}`);
       }
       return current;
     } catch (e) {
@@ -107,15 +119,32 @@ export function currentBackend(): BackendInfo | undefined {
   return current;
 }
 
-/** Which backends can be loaded in this process (used by tests and benchmarks). */
+/**
+ * Which backends can be loaded in this process, in the automatic order (used by tests and benchmarks).
+ * WebGPU is listed when it has an adapter, a software one included (it runs when named).
+ */
 export async function availableBackends(): Promise<BackendName[]> {
-  const out: BackendName[] = [];
+  return (await probeBackends()).filter((b) => b.available).map((b) => b.name);
+}
+
+export interface BackendProbe {
+  name: BackendName;
+  available: boolean;
+  /** Why it is not available, or (WebGPU on a software adapter) why the automatic choice passes it over. */
+  reason?: string;
+  adapter?: GpuAdapterReport;
+}
+
+/** Every backend: whether it loads here, why not, and WebGPU's adapter. */
+export async function probeBackends(): Promise<BackendProbe[]> {
+  const out: BackendProbe[] = [];
   for (const name of backendNames) {
     try {
-      await load(name);
-      out.push(name);
-    } catch {
-      // not available
+      const adapter = name === 'webgpu' ? await probeWebGpu() : (await load(name, true), undefined);
+      const passedOver = adapter?.software ? 'software adapter: used only when asked for' : undefined;
+      out.push({ name, available: true, ...(passedOver ? { reason: passedOver } : {}), ...(adapter ? { adapter } : {}) });
+    } catch (e) {
+      out.push({ name, available: false, reason: (e as Error).message });
     }
   }
   return out;

@@ -10,6 +10,7 @@ import type { ParamTree } from '../nn/params.js';
 import type { VitConfig } from '../vit/config.js';
 import { vitForward, vitFeatures } from '../vit/vit.js';
 import { yieldToEventLoop } from '../util/yield.js';
+import { assertWebGpuHealthy } from '../backend/webgpu.js';
 
 /**
  * Frozen features of a batch: images [B, H, W, C] float32 in [0, 1] -> [B, D]. It must be a pure
@@ -96,6 +97,7 @@ export async function extractFeatures(dataset: Dataset, featureFn: FeatureFn, op
     }
     options.onProgress?.(start + count, n);
   }
+  assertWebGpuHealthy(`while extracting features of ${dataset.name}`);
   return { features: features ?? new Float32Array(0), labels, n, dim, numClasses: dataset.labelled ? dataset.numClasses : 0 };
 }
 

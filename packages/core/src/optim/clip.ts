@@ -1,6 +1,8 @@
 // Gradient clipping by global L2 norm with the semantics of torch.nn.utils.clip_grad_norm_
 // (norm_type 2): every gradient is multiplied by min(1, maxNorm / (norm + 1e-6)). Stays on the
-// device: the norm is returned as a scalar tensor for logging, never read back here.
+// device: the norm is returned as a scalar tensor for logging, never read back here. The squared norms
+// are summed as one stacked vector, not with tf.addN: WebGPU's AddN binds one buffer per input and
+// fails (leaving a wrong sum) past the device's storage-buffer limit, 8 per shader by default.
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface ClipResult {
@@ -17,7 +19,7 @@ export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: numb
   }
   return tf.tidy(() => {
     const sumSquares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-    const norm = (sumSquares.length > 0 ? tf.sqrt(tf.addN(sumSquares)) : tf.scalar(0)) as tf.Scalar;
+    const norm = (sumSquares.length > 0 ? tf.sqrt(tf.sum(tf.stack(sumSquares))) : tf.scalar(0)) as tf.Scalar;
     const scale = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
     const clipped: Record<string, tf.Tensor> = {};
     for (const [name, g] of Object.entries(grads)) clipped[name] = tf.mul(g, scale);

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseOrThrow } from '../util/config.js';
 import { applyPipeline } from '../augment/pipeline.js';
+import { assertWebGpuHealthy } from '../backend/webgpu.js';
 import { Batcher, type BatcherState } from '../data/batcher.js';
 import { batchToTensors, type Dataset } from '../data/dataset.js';
 import { extractFeatures, requireLabels, vitFeatureFn } from '../eval/extract-features.js';
@@ -321,6 +322,8 @@ export class Trainer {
           }, learnable);
         });
         const loss = (await value.data())[0]!;
+        // WebGPU reports a rejected shader or a lost device asynchronously and computes on: stop here.
+        assertWebGpuHealthy(`at step ${this.step}`);
         const metricValues: Record<string, number> = {};
         for (const [k, t] of Object.entries(metrics)) metricValues[k] = (await t.data())[0]!;
         tf.dispose([value, ...Object.values(metrics)]);
