@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { availableBackends, initBackend, memoryReporter, probeBackends } from '@maskedssl/core';
+import { availableBackends, getObjective, initBackend, memoryReporter, probeBackends, Rng, Trainer, proceduralDataset } from '@maskedssl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPretrain } from '../packages/cli/src/commands/pretrain.js';
 import { methodNames, registerMethods } from '../packages/cli/src/methods.js';
@@ -45,6 +45,28 @@ describe.skipIf(missing !== null)(missing ? `WebGPU parity (skipped: ${missing})
   });
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a checkpoint written on webgpu continues on tensorflow, and back, with the losses of one backend throughout', async () => {
+    const config = resolveRunConfig({ method: 'mae', sets, budget: '4steps', dataset: { name: 'procedural' } });
+    const dataset = proceduralDataset({ count: 64, seed: 0, size: 28 });
+    const out = await mkdtemp(join(dir, 'switch-'));
+    const segment = async (backend: 'tensorflow' | 'webgpu', steps: number, resume: boolean) => {
+      await initBackend({ prefer: backend, log: null });
+      const objective = getObjective('mae').create(config.methodConfig as never, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(config.trainer.seed + 1) });
+      const trainer = new Trainer({ objective, method: 'mae', config: config.trainer, dataset, outDir: out, reporter: memoryReporter(), handleSignals: false });
+      if (resume) await trainer.restore(join(out, 'checkpoints'));
+      const r = await trainer.run({ limit: steps });
+      trainer.dispose();
+      objective.dispose();
+      return r.losses;
+    };
+    const switched = [...(await segment('webgpu', 2, false)), ...(await segment('tensorflow', 1, true)), ...(await segment('webgpu', 1, true))];
+    await rm(out, { recursive: true });
+    const straight = await segment('tensorflow', 4, false);
+    console.log(`[webgpu parity] mae webgpu 2 -> tensorflow 1 -> webgpu 1: ${switched.map((v) => v.toFixed(6)).join(' ')}; tensorflow 4: ${straight.map((v) => v.toFixed(6)).join(' ')}`);
+    expect(switched).toHaveLength(4);
+    switched.forEach((v, i) => expect(Math.abs(v - straight[i]!) / straight[i]!).toBeLessThan(lossTolerance));
   });
 
   for (const method of methodNames()) {

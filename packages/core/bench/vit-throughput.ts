@@ -1,13 +1,16 @@
 // ViT training and inference throughput per backend (vit-tiny/4, 28x28x1, batch 64 by default).
 // Each backend runs in its own child process so peak RSS is its own. Training = forward, softmax
-// cross-entropy through a linear head on average-pooled features, backward, AdamW step.
-//   npm run bench -w @maskedssl/core [-- --backends tensorflow,wasm --batch 64 --seconds 20]
+// cross-entropy through a linear head on average-pooled features, backward, AdamW step. Every row
+// names the device it ran on (the CPU, or WebGPU's adapter). A software WebGPU adapter (SwiftShader)
+// and pure-JS cpu are measured only when named.
+//   npm run bench [-- --backends webgpu,tensorflow --batch 64 --seconds 20]
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { availableBackends, BackendName, initBackend } from '../src/backend/init-backend.js';
+import { BackendName, backendNames, initBackend, probeBackends } from '../src/backend/init-backend.js';
+import { formatAdapter } from '../src/backend/webgpu.js';
 import { makeVitStep } from './vit-step.js';
 
 const Args = z.object({
@@ -37,6 +40,8 @@ function parseArgs(argv: string[]): z.infer<typeof Args> {
 
 interface Result {
   backend: string;
+  /** What computed: WebGPU's adapter, or the CPU. */
+  device: string;
   trainImgPerSec: number;
   inferImgPerSec: number;
   trainSteps: number;
@@ -57,13 +62,14 @@ async function rate(fn: () => Promise<void>, seconds: number): Promise<{ perSec:
 }
 
 async function measure(backend: BackendName, batch: number, seconds: number): Promise<Result> {
-  await initBackend({ prefer: backend, log: null });
+  const info = await initBackend({ prefer: backend, log: null });
   const step = makeVitStep(batch);
   const train = await rate(step.train, seconds);
   const infer = await rate(step.infer, seconds / 2);
   step.dispose();
   return {
     backend,
+    device: info.adapter ? formatAdapter(info.adapter, { limits: false }) : `CPU: ${os.cpus()[0]?.model ?? 'unknown'} x ${os.cpus().length}`,
     trainImgPerSec: train.perSec * batch,
     inferImgPerSec: infer.perSec * batch,
     trainSteps: train.calls,
@@ -78,17 +84,22 @@ async function main(): Promise<void> {
     process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
     return;
   }
-  const available = await availableBackends();
-  // Pure-JS cpu manages ~0.3 GFLOP/s: one batch-64 training step takes minutes. Only when asked.
-  const backends = args.backends ?? available.filter((b) => b !== 'cpu');
+  const probes = await probeBackends();
+  const available = probes.filter((p) => p.available).map((p) => p.name);
+  // Pure-JS cpu manages ~0.3 GFLOP/s, SwiftShader less: one batch-64 training step takes minutes. Only when asked.
+  const slow = (b: BackendName) => b === 'cpu' || (b === 'webgpu' && probes.find((p) => p.name === b)!.adapter!.software);
+  const backends = args.backends ?? available.filter((b) => !slow(b));
   const cpu = os.cpus();
   console.log(`machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; tfjs-core ${tf.version_core}`);
   console.log(`model: vit-tiny/4 (28x28x1, patch 4, d192, depth 6, 3 heads, 2.7M params), batch ${args.batch}, ~${args.seconds}s per measurement`);
-  const skipped = (['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const).filter((b) => !backends.includes(b));
-  if (skipped.length) console.log(`not measured: ${skipped.map((b) => (available.includes(b) ? `${b} (pass --backends ${b})` : `${b} (not available)`)).join(', ')}`);
+  const skipped = backendNames.filter((b) => !backends.includes(b));
+  const why = (b: BackendName) => (available.includes(b) ? `${b} (${slow(b) && b === 'webgpu' ? 'software adapter; ' : ''}pass --backends ${b})` : `${b} (not available)`);
+  if (skipped.length) console.log(`not measured: ${skipped.map(why).join(', ')}`);
   const results: Result[] = [];
   for (const backend of backends) {
-    if (!available.includes(backend)) throw new Error(`bench: backend '${backend}' is not available here (available: ${available.join(', ')})`);
+    if (!available.includes(backend)) {
+      throw new Error(`bench: backend '${backend}' is not available here: ${probes.find((p) => p.name === backend)!.reason} (available: ${available.join(', ')})`);
+    }
     process.stderr.write(`measuring ${backend}...\n`);
     const self = fileURLToPath(import.meta.url);
     const child = spawnSync(process.execPath, [...process.execArgv, self, '--child', backend, '--batch', String(args.batch), '--seconds', String(args.seconds)], {
@@ -100,10 +111,10 @@ async function main(): Promise<void> {
     results.push(JSON.parse(line.slice(7)) as Result);
   }
   console.log('');
-  console.log('| backend | train img/s | infer img/s | train steps timed | peak RSS (MiB) |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| backend | device | train img/s | infer img/s | train steps timed | peak RSS (MiB) |');
+  console.log('|---|---|---:|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.backend} | ${r.trainImgPerSec.toFixed(1)} | ${r.inferImgPerSec.toFixed(1)} | ${r.trainSteps} | ${r.peakRssMiB.toFixed(0)} |`);
+    console.log(`| ${r.backend} | ${r.device} | ${r.trainImgPerSec.toFixed(1)} | ${r.inferImgPerSec.toFixed(1)} | ${r.trainSteps} | ${r.peakRssMiB.toFixed(0)} |`);
   }
 }
 

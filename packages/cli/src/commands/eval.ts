@@ -19,7 +19,7 @@ export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels 
   --seed <n>             seed of the protocols (and of random-init weights)
   --train-limit <n>      use only the first n training images (quick checks)
   --test-limit <n>       use only the first n test images
-  --backend <name>       tensorflow-gpu, tensorflow, wasm or cpu`;
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, wasm or cpu`;
 
 export interface EvalRequest {
   source: FeatureSource;

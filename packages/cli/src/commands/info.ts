@@ -1,7 +1,8 @@
-// `maskedssl info`: backend, versions, CPU/GPU, whether the native backend and datasets are present.
+// `maskedssl info`: backend, every backend with why it is missing, the WebGPU adapter, versions, CPU,
+// datasets and methods.
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { availableBackends, findFashionMnist, listObjectives } from '@maskedssl/core';
+import { findFashionMnist, formatAdapter, listObjectives, probeBackends } from '@maskedssl/core';
 import { parseFlags } from '../args.js';
 import { setupBackend } from '../setup-backend.js';
 
@@ -10,7 +11,7 @@ export const infoHelp = `maskedssl info [--backend <name>]`;
 export async function infoCommand(argv: string[]): Promise<number> {
   const f = parseFlags(argv, { backend: { type: 'string' } });
   const backend = await setupBackend(f.backend);
-  const available = await availableBackends();
+  const probes = await probeBackends();
   const cpus = os.cpus();
   let fashion: string;
   try {
@@ -20,8 +21,9 @@ export async function infoCommand(argv: string[]): Promise<number> {
   }
   const lines = [
     `backend:        ${backend.name}${backend.skipped.length ? ` (skipped: ${backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}`,
-    `available:      ${available.join(', ')}`,
-    `native:         ${available.includes('tensorflow') ? 'yes (@tensorflow/tfjs-node)' : "no: run 'npm run setup:native'"}; GPU: ${available.includes('tensorflow-gpu') ? 'yes (@tensorflow/tfjs-node-gpu)' : 'no'}`,
+    ...(backend.adapter ? [`adapter:        ${formatAdapter(backend.adapter)}`] : []),
+    'backends:',
+    ...probes.map((p) => `  ${p.name.padEnd(15)} ${p.available ? 'yes' : 'no '}${p.adapter ? ` on ${formatAdapter(p.adapter)}` : ''}${p.reason ? ` (${p.reason})` : ''}`),
     `versions:       node ${process.version}, tfjs-core ${tf.version_core}`,
     `cpu:            ${cpus[0]?.model ?? 'unknown'} x ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.arch()}`,
     `fashion-mnist:  ${fashion}`,

@@ -17,7 +17,7 @@ export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [opt
   --set <key=value>      e.g. --set trainer.lr=0.001 --set method.numWords=512 (repeatable)
   --seed <n>             run seed (trainer.seed)
   --resume               continue from the newest checkpoint in --out
-  --backend <name>       tensorflow-gpu, tensorflow, wasm or cpu (default: the best available)
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, wasm or cpu (default: the best available)
   --print-config         print the resolved, validated config and exit`;
 
 export interface PretrainOutcome {

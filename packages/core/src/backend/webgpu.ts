@@ -60,9 +60,7 @@ const softwareNames = /swiftshader|llvmpipe|lavapipe|softpipe|software|warp|basi
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /** What to tell a Linux user whose Node process finds no adapter. */
-const linuxHint =
-  "install libvulkan1 and your GPU's Vulkan driver (NVIDIA: the driver's Vulkan ICD; AMD/Intel: mesa-vulkan-drivers); " +
-  'for the software adapter on a CPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium)';
+const linuxHint = "Vulkan found no usable GPU: install libvulkan1 and the GPU's Vulkan driver";
 
 let gpuEntry: GpuLike | undefined;
 
@@ -108,10 +106,14 @@ function describe(adapter: GpuAdapterLike): GpuAdapterReport {
   };
 }
 
-/** One line naming an adapter, e.g. "google swiftshader (SwiftShader driver 5.0.0, software)". */
-export function formatAdapter(a: GpuAdapterReport): string {
+/**
+ * One line naming an adapter, e.g. "google swiftshader (SwiftShader driver 5.0.0, software; max buffer
+ * 1024 MiB, ...)"; `limits: false` leaves the limits out.
+ */
+export function formatAdapter(a: GpuAdapterReport, options: { limits?: boolean } = {}): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const detail = [a.description || a.device, a.software ? 'software' : 'hardware'].filter(Boolean).join(', ');
+  if (options.limits === false) return `${name} (${detail})`;
   const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
   return `${name} (${detail}; max buffer ${mib(a.limits.maxBufferSize)}, max storage binding ${mib(a.limits.maxStorageBufferBindingSize)}, ${a.limits.maxStorageBuffersPerShaderStage} storage buffers per shader)`;
 }
