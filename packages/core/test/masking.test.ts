@@ -1,7 +1,7 @@
 // Masking primitives (random, complementary, block-wise) and the gather / restore / replace helpers.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { availableBackends } from '../src/backend/init-backend.js';
+import { availableBackends, currentBackend, initBackend } from '../src/backend/init-backend.js';
 import {
   blockTokenMask,
   complementaryTokenMask,
@@ -261,19 +261,20 @@ describe('gatherTokens', () => {
     [[0, 0], [12, 14], [0, 0]],
   ];
 
-  function valueAndGrad() {
+  // Read asynchronously: WebGPU in Node cannot read synchronously.
+  async function valueAndGrad() {
     const x = tf.tensor3d(xs);
     const idx = tf.tensor2d(idxs, undefined, 'int32');
     const w = tf.tensor3d(ws);
-    const value = gatherTokens(x, idx).arraySync();
+    const gathered = gatherTokens(x, idx);
     const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(gatherTokens(t as tf.Tensor3D, idx), w)))(x);
-    const out = { value, grad: grad.arraySync() };
-    tf.dispose([x, idx, w, grad]);
+    const out = { value: await gathered.array(), grad: await grad.array() };
+    tf.dispose([x, idx, w, gathered, grad]);
     return out;
   }
 
-  it('gathers per sample and has the hand-computed gradient (repeated indices summed)', () => {
-    const { value, grad } = valueAndGrad();
+  it('gathers per sample and has the hand-computed gradient (repeated indices summed)', async () => {
+    const { value, grad } = await valueAndGrad();
     expect(value).toEqual([
       [[2, -2], [0, -0]],
       [[11, -11], [11, -11]],
@@ -302,14 +303,14 @@ describe('gatherTokens', () => {
   });
 
   it('has the same gradient on every available backend (wasm has no UnsortedSegmentSum)', async () => {
-    const original = tf.getBackend();
+    const original = currentBackend()?.name ?? 'auto';
     try {
       for (const name of await availableBackends()) {
-        await tf.setBackend(name === 'tensorflow-gpu' ? 'tensorflow' : name);
-        expect(valueAndGrad().grad, name).toEqual(expectedGrad);
+        await initBackend({ prefer: name, log: null });
+        expect((await valueAndGrad()).grad, name).toEqual(expectedGrad);
       }
     } finally {
-      await tf.setBackend(original);
+      await initBackend({ prefer: original, log: null });
     }
   });
 

@@ -146,15 +146,22 @@ export function assertWebGpuHealthy(where?: string): void {
  * `allowSoftware: false` refuses a software adapter (the automatic choice); naming the backend allows it.
  */
 export async function registerWebGpu(allowSoftware: boolean): Promise<GpuAdapterReport> {
-  registered ??= { report: await register(await requestAdapter()) };
-  const { report } = registered;
+  if (registered) return refuseSoftware(registered.report, allowSoftware);
+  const adapter = await requestAdapter();
+  const report = refuseSoftware(describe(adapter), allowSoftware);
+  await register(adapter);
+  registered = { report };
+  return report;
+}
+
+function refuseSoftware(report: GpuAdapterReport, allowSoftware: boolean): GpuAdapterReport {
   if (report.software && !allowSoftware) {
     throw new Error(`the adapter is software (${formatAdapter(report)}); it is used only when asked for (--backend webgpu or MASKEDSSL_BACKEND=webgpu)`);
   }
   return report;
 }
 
-async function register(adapter: GpuAdapterLike): Promise<GpuAdapterReport> {
+async function register(adapter: GpuAdapterLike): Promise<void> {
   // The package registers its kernels on import, and its own backend factory only where navigator.gpu
   // existed at that moment. Ours replaces it so that the device is made from the adapter we report.
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
@@ -172,5 +179,4 @@ async function register(adapter: GpuAdapterLike): Promise<GpuAdapterReport> {
     // tfjs reads the adapter info for vendor-specific tuning (workgroup sizes).
     return new WebGPUBackend(device as never, adapter.info as never);
   });
-  return describe(adapter);
 }
