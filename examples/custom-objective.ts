@@ -28,7 +28,7 @@ import {
   vitForward,
   xavierUniform,
   type ObjectiveDefinition,
-} from '@maskedssl/core';
+} from '@maskedssl/core/node';
 
 const Config = z
   .object({

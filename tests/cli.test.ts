@@ -6,7 +6,7 @@ import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeSafetensors, initBackend } from '@maskedssl/core';
+import { decodeSafetensors, initBackend } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomInitLike } from '../packages/cli/src/features.js';
 import { main } from '../packages/cli/src/main.js';
@@ -57,7 +57,7 @@ describe('bad input: one clear line, non-zero exit', () => {
   it('a missing checkpoint is a clear runtime error', async () => {
     const r = await cli('eval', '--checkpoint', '/nonexistent/run', '--dataset', 'procedural', '--out', '/tmp/x');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^maskedssl eval: checkpoint \/nonexistent\/run: no checkpoint folder/);
+    expect(r.err).toMatch(/^maskedssl eval: checkpoint \/nonexistent\/run: no such file or folder/);
   });
 });
 

@@ -1,6 +1,6 @@
 // The examples are real programs: each runs and does what its header says.
 import { describe, expect, it } from 'vitest';
-import { getObjective } from '@maskedssl/core';
+import { getObjective } from '@maskedssl/core/node';
 import { demo, maskedRegression } from '../examples/custom-objective.js';
 
 describe('examples/custom-objective.ts', () => {

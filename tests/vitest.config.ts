@@ -6,7 +6,12 @@ const src = (p: string) => fileURLToPath(new URL(`../packages/${p}/src/index.ts`
 
 export default defineConfig({
   resolve: {
-    alias: { '@maskedssl/core': src('core'), '@maskedssl/moca': src('moca'), '@maskedssl/baselines': src('baselines') },
+    alias: [
+      { find: /^@maskedssl\/core$/, replacement: src('core') },
+      { find: /^@maskedssl\/core\/node$/, replacement: fileURLToPath(new URL('../packages/core/src/node.ts', import.meta.url)) },
+      { find: /^@maskedssl\/moca$/, replacement: src('moca') },
+      { find: /^@maskedssl\/baselines$/, replacement: src('baselines') },
+    ],
   },
   test: {
     name: 'e2e',

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { availableBackends, getObjective, initBackend, memoryReporter, probeBackends, Rng, Trainer, proceduralDataset } from '@maskedssl/core';
+import { fileRunStore, availableBackends, getObjective, initBackend, memoryReporter, probeBackends, Rng, Trainer, proceduralDataset } from '@maskedssl/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPretrain } from '../packages/cli/src/commands/pretrain.js';
 import { methodNames, registerMethods } from '../packages/cli/src/methods.js';
@@ -54,7 +54,7 @@ describe.skipIf(missing !== null)(missing ? `WebGPU parity (skipped: ${missing})
     const segment = async (backend: 'tensorflow' | 'webgpu', steps: number, resume: boolean) => {
       await initBackend({ prefer: backend, log: null });
       const objective = getObjective('mae').create(config.methodConfig as never, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(config.trainer.seed + 1) });
-      const trainer = new Trainer({ objective, method: 'mae', config: config.trainer, dataset, outDir: out, reporter: memoryReporter(), handleSignals: false });
+      const trainer = new Trainer({ objective, method: 'mae', config: config.trainer, dataset, store: fileRunStore(out), reporter: memoryReporter(), handleSignals: false });
       if (resume) await trainer.restore(join(out, 'checkpoints'));
       const r = await trainer.run({ limit: steps });
       trainer.dispose();

@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Tests run against the sources of @maskedssl/core, no build needed.
-    alias: { '@maskedssl/core': fileURLToPath(new URL('../core/src/index.ts', import.meta.url)) },
+    alias: [
+      { find: /^@maskedssl\/core$/, replacement: fileURLToPath(new URL('../core/src/index.ts', import.meta.url)) },
+      { find: /^@maskedssl\/core\/node$/, replacement: fileURLToPath(new URL('../core/src/node.ts', import.meta.url)) },
+    ],
   },
   test: {
     name: 'baselines',

@@ -31,12 +31,10 @@
 // registers every shipped method) and its backbone() is what we take: MoCo v3's base (query) encoder
 // without its projector, predictor and momentum copy; MAE's encoder with its final norm, without the
 // decoder. Any registered method's checkpoint works (a MOMA student can teach in turn).
-// Sync loading: ObjectiveDefinition.create is synchronous and core has no async preparation step, while
-// core's loadCheckpoint is async. create() therefore reads checkpoints with a synchronous file read
-// (readCheckpointSync below), which verifies them as loadCheckpoint does (format, SHA-256, tensor list),
-// and rebuilds the method as objectiveFromCheckpoint does; `create` stays sync, so the CLI,
-// objectiveFromCheckpoint and --resume work unchanged. (readCheckpointSync belongs in core, next to
-// loadCheckpoint, as `loadCheckpointSync`; it lives here so that core stays untouched.)
+// Sync loading: ObjectiveDefinition.create is synchronous, so create() reads checkpoints through core's
+// synchronous reader (readCheckpointSync: in Node, '@maskedssl/core/node' installs one that verifies
+// format, SHA-256 and tensor list as loadCheckpoint does) and rebuilds the method as
+// objectiveFromCheckpoint does; the CLI, loadObjective and --resume work unchanged.
 // No gradient into teachers: their variables are frozen copies (trainable = false, never in
 // paramGroups()), and their forward runs off the gradient tape (core's noGrad, torch.no_grad()), with
 // the fused inference ops: the teachers' variables never reach the tape (tf.grads gives them no entry,
@@ -55,14 +53,11 @@
 // patch grid differ from the student's, a student-init backbone that differs from the configured
 // student (shape fields and numHeads, eps): one line each, naming the config field, the path and the
 // mismatch.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  assignVariables, cloneAsFrozen, createVit, decodeSafetensors, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
-  noGrad, param, parseOrThrow, randomTokenMask, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LoadedCheckpoint, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  assignVariables, cloneAsFrozen, createVit, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
+  noGrad, param, parseOrThrow, randomTokenMask, readCheckpointSync, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
   type ParamTree, type StepInfo, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
 
@@ -176,16 +171,6 @@ export function distillLoss(pred: tf.Tensor, target: tf.Tensor, kind: MomaLossKi
 
 // ---- Checkpoints, read synchronously (see the header) ----
 
-const STEP_DIR = /^step-\d{8}$/;
-const CheckpointFiles = z.object({
-  format: z.literal('maskedssl-checkpoint'),
-  version: z.literal(1),
-  step: z.number().int().nonnegative(),
-  tensorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  tensorShapes: z.record(z.string(), z.array(z.number().int().nonnegative())),
-  state: z.record(z.string(), z.unknown()),
-});
-
 /** Runs `f`, turning what it throws into `fail(message)`. */
 function attempt<T>(f: () => T, fail: (reason: string) => never): T {
   try {
@@ -193,45 +178,6 @@ function attempt<T>(f: () => T, fail: (reason: string) => never): T {
   } catch (e) {
     return fail((e as Error).message);
   }
-}
-
-/** The newest `step-XXXXXXXX` folder for `path` (itself, in it, or in its checkpoints/), as loadCheckpoint resolves it. */
-function checkpointFolder(path: string): string | undefined {
-  if (STEP_DIR.test(basename(path))) return path;
-  for (const where of [path, join(path, 'checkpoints')]) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(where);
-    } catch {
-      continue; // not a folder
-    }
-    const steps = names.filter((n) => STEP_DIR.test(n)).sort();
-    if (steps.length > 0) return join(where, steps[steps.length - 1]!);
-  }
-  return undefined;
-}
-
-/** loadCheckpoint's folder resolution, format and hash checks, with synchronous reads. Throws `fail(reason)`. */
-function readCheckpointSync(path: string, fail: (reason: string) => never): LoadedCheckpoint & { tensorsSha256: string } {
-  if (!existsSync(path)) fail('no such file or folder');
-  const dir = checkpointFolder(path) ?? fail('no checkpoint folder (step-XXXXXXXX) there or in its checkpoints/');
-  const read = (name: string): Buffer => {
-    try {
-      return readFileSync(join(dir, name));
-    } catch (e) {
-      return fail(`cannot read ${join(dir, name)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  };
-  const json: unknown = attempt(() => JSON.parse(read('state.json').toString('utf8')), (m) => fail(`${dir}/state.json is not valid JSON (${m})`));
-  const files = CheckpointFiles.safeParse(json);
-  if (!files.success) return fail(`${dir} is not a maskedssl checkpoint (${files.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-  const bytes = read('tensors.safetensors');
-  if (createHash('sha256').update(bytes).digest('hex') !== files.data.tensorsSha256) fail(`${dir}/tensors.safetensors does not match its recorded hash (corrupt or modified)`);
-  const decoded = attempt(() => decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, 'tensors.safetensors')), fail);
-  for (const name of new Set([...Object.keys(files.data.tensorShapes), ...Object.keys(decoded.tensors)])) {
-    if (files.data.tensorShapes[name]?.join() !== decoded.tensors[name]?.shape.join()) fail(`${dir}: tensor '${name}' differs from the list in its state.json`);
-  }
-  return { path: dir, step: files.data.step, tensors: decoded.tensors, state: files.data.state, tensorsSha256: files.data.tensorsSha256 };
 }
 
 /** Where a backbone came from: what getState records. */
@@ -251,7 +197,8 @@ function withCheckpointBackbone<T>(path: string, field: string, use: (source: Ch
   const fail: (reason: string) => never = (reason) => {
     throw new Error(`moma: ${field} ${path}: ${reason}`);
   };
-  const ckpt = readCheckpointSync(path, fail);
+  // Core's reader (Node: checkpoint folders and files); its errors read "checkpoint <path>: <reason>".
+  const ckpt = attempt(() => readCheckpointSync(path), (m) => fail(m.replace(/^checkpoint \S+: /, '')));
   const run = RunInfo.safeParse(ckpt.state.run);
   if (!run.success) return fail(`${ckpt.path} does not record its run (method, config, image shape); was it written by 'maskedssl pretrain'?`);
   const { method, methodConfig, imageShape, batchSize } = run.data;
@@ -262,7 +209,7 @@ function withCheckpointBackbone<T>(path: string, field: string, use: (source: Ch
   try {
     attempt(() => assignVariables(objective.variables(), ckpt), fail);
     const { config: vit, params } = objective.backbone();
-    return use({ method, checkpoint: ckpt.path, tensorsSha256: ckpt.tensorsSha256 }, vit, params);
+    return use({ method, checkpoint: ckpt.path, tensorsSha256: ckpt.tensorsSha256 ?? '' }, vit, params);
   } finally {
     objective.dispose();
   }

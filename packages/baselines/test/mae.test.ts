@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   initBackend, linear, proceduralDataset, randomTokenMask, Rng, vitForward,
-  valueAndGrads, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core';
+  valueAndGrads, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core/node';
 import {
   createMaeDecoder, mae, maeDecoderForward, maeDecoderInput, maePatchLoss, normPixTargets, parseMaeConfig, type MaeConfigInput,
   type MaeDecoderConfig,

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
+import { loadCheckpoint, fileRunStore,
   horizontalFlip, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, resizedCrop, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
   type TrainerConfigInput,
-} from '@maskedssl/core';
+} from '@maskedssl/core/node';
 import {
   bilinearPoolingRow, cropOverlap, defaultRegionSize, mapTokenBox, maskco, maskCoEnqueue, maskCoInfoNce, MaskCoObjective, parseMaskCoConfig,
   sampleRegionPair, sourceToView, tokenBoxPixels, uniformPoolingRow, viewToSource, type MaskCoConfigInput, type Rect, type ViewGeometry,
@@ -371,7 +371,7 @@ describe('training through the Trainer', () => {
       dataset,
       reporter: memoryReporter(),
       handleSignals: false,
-      ...(outDir && { outDir }),
+      ...(outDir && { store: fileRunStore(outDir) }),
     });
     return { trainer, objective };
   };
@@ -395,7 +395,7 @@ describe('training through the Trainer', () => {
     await a.trainer.run({ limit: 3 });
     expect(a.objective.getState()).toEqual({ queuePointer: 24 });
     const b = makeTrainer({ budget: '6steps' });
-    await b.trainer.restore(join(dir, 'checkpoints'));
+    await b.trainer.restore(await loadCheckpoint(join(dir, 'checkpoints')));
     expect(b.objective.getState()).toEqual({ queuePointer: 24 });
     expect(Array.from(b.objective.variables().queue!.dataSync())).toEqual(Array.from(a.objective.variables().queue!.dataSync()));
     const ra = await a.trainer.run();

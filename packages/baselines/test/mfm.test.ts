@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   initBackend, proceduralDataset, Rng, unpatchify, valueAndGrads, vitForward,
-  vitParamShapes, linear, type ObjectiveContext, } from '@maskedssl/core';
+  vitParamShapes, linear, type ObjectiveContext, } from '@maskedssl/core/node';
 import { mfm, mfmCorrupt, mfmFrequencyLoss, parseMfmConfig, sampleFrequencyMasks, type MfmConfigInput } from '../src/mfm.js';
 import { frequencyRadiusMask } from '../src/spectrum.js';
 import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   AdamW, applyPipeline, batchToTensors, initBackend, parseTrainerConfig, proceduralDataset, Rng, valueAndGrads, vitParamShapes, type ObjectiveContext,
-  } from '@maskedssl/core';
+  } from '@maskedssl/core/node';
 import {
   batchNorm, contrastiveLoss, createMlpHead, mlpHeadForward, mocov3, mocoV3Loss, MocoV3Objective, parseMocoV3Config,
   type MocoV3ConfigInput,

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  initBackend, loadCheckpoint, memoryReporter, objectiveFromCheckpoint, parseTrainerConfig, proceduralDataset, registerObjective, Rng,
+import { fileRunStore,
+  initBackend, loadCheckpoint, memoryReporter, loadObjective, parseTrainerConfig, proceduralDataset, registerObjective, Rng,
   randomTokenMask, saveCheckpoint, Trainer, valueAndGrads, vitForward, vitParamShapes, type ObjectiveDefinition, type ParamTree, type TrainerConfigInput,
-} from '@maskedssl/core';
+} from '@maskedssl/core/node';
 import { mae } from '../src/mae.js';
 import { mocov3 } from '../src/mocov3.js';
 import {
@@ -41,7 +41,7 @@ async function trainedRun(def: ObjectiveDefinition, configInput: Record<string, 
     method: def.name,
     config: parseTrainerConfig({ batchSize: 8, budget: `${steps}steps`, lr: 2e-3 }),
     dataset,
-    outDir: dir,
+    store: fileRunStore(dir),
     runInfo: { method: def.name, methodConfig, imageShape, batchSize: 8 },
     reporter: memoryReporter(),
     handleSignals: false,
@@ -63,9 +63,9 @@ async function writtenRun(def: ObjectiveDefinition, configInput: Record<string, 
   return dir;
 }
 
-/** Backbone values of a checkpoint, read back through core's own (async) objectiveFromCheckpoint. */
+/** Backbone values of a checkpoint, read back through core's own (async) loadObjective. */
 async function backboneOf(path: string): Promise<Record<string, number[]>> {
-  const { objective } = await objectiveFromCheckpoint(path);
+  const { objective } = await loadObjective(path);
   const out = Object.fromEntries(Object.entries(objective.backbone().params).map(([k, v]) => [k, values(v)]));
   objective.dispose();
   return out;
@@ -355,7 +355,7 @@ describe('MOMA with teachers from checkpoints', () => {
       const objective = moma.create(config, ctx()) as MomaObjective;
       const trainer = new Trainer({
         objective, method: 'moma', config: parseTrainerConfig({ batchSize: 8, budget: '4steps', lr: 2e-3 }), dataset, reporter: memoryReporter(), handleSignals: false,
-        ...(outDir && { outDir, runInfo: { method: 'moma', methodConfig: config, imageShape: [16, 16, 1], batchSize: 8 } }),
+        ...(outDir && { store: fileRunStore(outDir), runInfo: { method: 'moma', methodConfig: config, imageShape: [16, 16, 1], batchSize: 8 } }),
       });
       return { objective, trainer };
     };
@@ -385,7 +385,7 @@ describe('MOMA with teachers from checkpoints', () => {
     c.trainer.dispose();
     c.objective.dispose();
     // maskedssl eval's path: the registry rebuilds the method (teachers from their paths), then the values.
-    const rebuilt = await objectiveFromCheckpoint(dir);
+    const rebuilt = await loadObjective(dir);
     expect(snapshot(rebuilt.objective.backbone().params)).toEqual(trained);
     rebuilt.objective.dispose();
     expect((await readdir(join(dir, 'checkpoints'))).length).toBeGreaterThan(0);

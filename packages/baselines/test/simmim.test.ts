@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   initBackend, patchify, proceduralDataset, randomTokenMask, Rng, valueAndGrads,
-  vitForward, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core';
+  vitForward, vitParamShapes, type ObjectiveContext, } from '@maskedssl/core/node';
 import {
   createSimMimHead, parseSimMimConfig, simmim, simMimPixelLoss, simMimPredict, type SimMimConfigInput,
 } from '../src/simmim.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { initBackend, Rng } from '@maskedssl/core';
+import { initBackend, Rng } from '@maskedssl/core/node';
 import { dftMatrices, fft2d, frequencyRadii, frequencyRadiusMask, ifft2d, signedFrequency } from '../src/spectrum.js';
 
 await initBackend({ log: null });

@@ -1,7 +1,7 @@
 // Checks every method's tests run through core's Trainer: a stable tensor count across steps, and the
 // losses of a short run (for "the loss goes down" checks).
 import * as tf from '@tensorflow/tfjs-core';
-import { memoryReporter, parseTrainerConfig, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core';
+import { memoryReporter, parseTrainerConfig, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core/node';
 import { expect } from 'vitest';
 
 export type MakeTrainer = (config: Record<string, unknown>) => { trainer: Trainer; objective: Objective };

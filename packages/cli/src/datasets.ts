@@ -1,7 +1,7 @@
 // Opening a dataset split by name for the commands: fashion-mnist, mnist, cifar10, cifar100, an image
 // folder (root/train/<class>/*, root/test/<class>/*), or the procedural one (fast, for smoke runs).
 import { join } from 'node:path';
-import { loadCifar10, loadCifar100, loadFashionMnist, loadImageFolder, loadMnist, proceduralDataset, type Dataset } from '@maskedssl/core';
+import { loadCifar10, loadCifar100, loadFashionMnist, loadImageFolder, loadMnist, proceduralDataset, type Dataset } from '@maskedssl/core/node';
 import { z } from 'zod';
 
 export const datasetNames = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'folder', 'procedural'] as const;

@@ -2,7 +2,7 @@
 // pixels, or the same ViT with random weights. The caller disposes the returned source.
 import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import { createVit, objectiveFromCheckpoint, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitConfig, type VitPresetName } from '@maskedssl/core';
+import { createVit, loadObjective, pixelFeatures, Rng, vitConfig, vitFeatureFn, vitPresets, type FeatureFn, type VitConfig, type VitPresetName } from '@maskedssl/core/node';
 import { UsageError } from './errors.js';
 
 export interface FeatureSource {
@@ -16,7 +16,7 @@ export interface FeatureSource {
 }
 
 export async function checkpointFeatures(path: string, pool: 'avg' | 'cls'): Promise<FeatureSource> {
-  const { objective, run, checkpoint } = await objectiveFromCheckpoint(path);
+  const { objective, run, checkpoint } = await loadObjective(path);
   const { config, params } = objective.backbone();
   return {
     name: run.method,
@@ -51,7 +51,7 @@ export async function randomInitLike(backbone: string, imageShape: [number, numb
   if (backbone in vitPresets) return randomInitSource(backbone, imageShape, seed, pool);
   const isDir = await stat(backbone).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UsageError(`--backbone: '${backbone}' is neither a ViT preset (${Object.keys(vitPresets).join(', ')}) nor a run or checkpoint folder`);
-  const { objective } = await objectiveFromCheckpoint(backbone);
+  const { objective } = await loadObjective(backbone);
   const { config } = objective.backbone();
   objective.dispose();
   return randomVitSource(config, seed, pool, backboneLabel(config));

@@ -1,5 +1,5 @@
 // The methods the CLI knows: every ObjectiveDefinition the method packages export, registered once.
-import { listObjectives, registerObjective, type ObjectiveDefinition } from '@maskedssl/core';
+import { listObjectives, registerObjectivesOf } from '@maskedssl/core/node';
 import * as baselines from '@maskedssl/baselines';
 import * as moca from '@maskedssl/moca';
 
@@ -9,16 +9,8 @@ export const plannedMethods = ['moca', 'mae', 'mocov3', 'maskco'] as const;
 let registered = false;
 export function registerMethods(): void {
   if (registered) return;
-  for (const mod of [moca, baselines] as Record<string, unknown>[]) {
-    for (const value of Object.values(mod)) {
-      if (isDefinition(value)) registerObjective(value);
-    }
-  }
+  registerObjectivesOf(moca, baselines);
   registered = true;
-}
-
-function isDefinition(v: unknown): v is ObjectiveDefinition {
-  return typeof v === 'object' && v !== null && 'configSchema' in v && 'create' in v && typeof (v as { name?: unknown }).name === 'string';
 }
 
 export function methodNames(): string[] {

@@ -3,7 +3,7 @@
 // JSON file (--config), --set key=value pairs, then dedicated flags (--budget, --seed). Every section
 // is validated by its zod schema; an unknown key or a bad value is refused naming `section.field`.
 import { readFileSync } from 'node:fs';
-import { getObjective, TrainerConfig, type ObjectiveDefinition, type TrainerConfig as TrainerConfigT } from '@maskedssl/core';
+import { getObjective, TrainerConfig, type ObjectiveDefinition, type TrainerConfig as TrainerConfigT } from '@maskedssl/core/node';
 import { z } from 'zod';
 import { DatasetConfig } from './datasets.js';
 import { UsageError } from './errors.js';

@@ -1,5 +1,5 @@
 // The --backend flag (or MASKEDSSL_BACKEND) for every command that computes.
-import { BackendName, initBackend, type BackendInfo } from '@maskedssl/core';
+import { BackendName, initBackend, type BackendInfo } from '@maskedssl/core/node';
 import { UsageError } from './errors.js';
 
 export async function setupBackend(flag: string | undefined): Promise<BackendInfo> {

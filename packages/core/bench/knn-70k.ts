@@ -6,7 +6,7 @@
 //   npm run bench:knn -w @maskedssl/core [-- --batch 256 --backbone vit-mini/4]
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/init-backend.js';
-import { loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { loadFashionMnist } from '../src/node/fashion-mnist.js';
 import { extractFeatures, requireLabels, vitFeatureFn } from '../src/eval/extract-features.js';
 import { knnClassify } from '../src/eval/knn.js';
 import { Rng } from '../src/util/rng.js';

@@ -1,6 +1,8 @@
 // @maskedssl/core: everything method-independent — backend selection, the ViT on tfjs ops, masking,
 // the EMA teacher, AdamW and schedules, safetensors and timm I/O, datasets, augmentations, the
 // evaluation harness, and the training loop with its objective interface, registry and checkpoints.
+// This entry runs in Node and in browsers (it imports no Node built-in); files, folders and the
+// native set-up are in '@maskedssl/core/node' (src/node.ts), which re-exports this one.
 export * from './backend/init-backend.js';
 export { assertWebGpuHealthy, formatAdapter, type GpuAdapterReport } from './backend/webgpu.js';
 export * from './util/rng.js';
@@ -30,7 +32,8 @@ export * from './eval/index.js';
 export * from './train/objective.js';
 export * from './train/registry.js';
 export * from './train/budget.js';
-export * from './train/checkpoint.js';
+export * from './train/checkpoint-format.js';
+export * from './train/checkpoint-reader.js';
 export * from './train/progress.js';
 export * from './train/trainer.js';
 export * from './train/restore.js';

@@ -34,7 +34,7 @@ describe('initBackend', () => {
 
   it('lists every backend with the reason it is missing', async () => {
     const probes = await probeBackends();
-    expect(probes.map((p) => p.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(probes.map((p) => p.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'webgl', 'wasm', 'cpu']);
     expect(probes.find((p) => p.name === 'cpu')!.available).toBe(true);
     for (const p of probes) if (!p.available) expect(p.reason, p.name).toMatch(/\w/);
     expect(await availableBackends()).toEqual(probes.filter((p) => p.available).map((p) => p.name));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, vi } from 'vitest';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { useBackend } from './helpers.js';
 
 const fsState = vi.hoisted(() => ({ failRename: false }));

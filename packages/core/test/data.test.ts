@@ -23,7 +23,7 @@ import {
   readIdxFile,
   sequentialBatches,
   type BatcherItem,
-} from '../src/data/index.js';
+} from '../src/node.js';
 import { Rng } from '../src/util/rng.js';
 
 let tmp = '';

@@ -66,7 +66,7 @@ function readIdxSplit(split: 'train' | 'test'): Dataset {
 async function loadSplit(split: 'train' | 'test'): Promise<{ ds: Dataset; via: string }> {
   let load: ((s: 'train' | 'test', o?: { dataDir?: string }) => Promise<Dataset>) | undefined;
   try {
-    const mod = (await import('../src/data/fashion-mnist.js')) as { loadFashionMnist?: typeof load };
+    const mod = (await import('../src/node/fashion-mnist.js')) as { loadFashionMnist?: typeof load };
     load = mod.loadFashionMnist;
   } catch {
     load = undefined;

@@ -8,12 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   decodeSafetensors,
   encodeSafetensors,
-  readSafetensorsFile,
   safetensorsToTensors,
   tensorsToSafetensors,
-  writeSafetensorsFile,
   type SafetensorsTensor,
 } from '../src/io/safetensors.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../src/node/safetensors-files.js';
 import { useBackend } from './helpers.js';
 
 // Lets a test make the final rename of an atomic write fail, after the temporary file is written.

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { proceduralDataset } from '../src/data/procedural.js';
+import { fileRunStore, loadCheckpoint, singleFileCheckpoint } from '../src/node.js';
 import { parseBudget } from '../src/train/budget.js';
 import { memoryReporter } from '../src/train/progress.js';
 import { getObjective, registerObjective } from '../src/train/registry.js';
@@ -23,7 +24,7 @@ function makeTrainer(config: TrainerConfigInput, outDir?: string, methodConfig: 
   const parsed = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, clipGradNorm: 1, ...config });
   const objective = def.create(def.configSchema.parse(methodConfig), { imageShape: [16, 16, 1], batchSize: 8, rng: new Rng(42) });
   const reporter = memoryReporter();
-  const trainer = new Trainer({ objective, method: 'toy', config: parsed, dataset, ...(outDir && { outDir }), reporter, handleSignals: false });
+  const trainer = new Trainer({ objective, method: 'toy', config: parsed, dataset, ...(outDir && { store: fileRunStore(outDir) }), reporter, handleSignals: false });
   return { trainer, objective, reporter };
 }
 
@@ -81,6 +82,33 @@ describe('trainer', () => {
     c.objective.dispose();
   });
 
+  it('pauses (stopWhen) and continues, and its single-file checkpoint (a download in the page) resumes bit for bit', async () => {
+    const a = makeTrainer({ budget: '8steps' });
+    const full = await a.trainer.run();
+    a.trainer.dispose();
+    a.objective.dispose();
+
+    const b = makeTrainer({ budget: '8steps' });
+    let steps = 0;
+    const first = await b.trainer.run({ stopWhen: () => steps++ === 3 });
+    expect(first.stoppedBy).toBe('limit');
+    expect(first.losses).toHaveLength(3);
+    const bytes = singleFileCheckpoint(await b.trainer.encodeCheckpoint());
+    const dir = await tmp();
+    await writeFile(join(dir, 'toy.safetensors'), bytes);
+    const paused = await b.trainer.run({ limit: 2 }); // the paused run goes on
+    b.trainer.dispose();
+    b.objective.dispose();
+
+    const c = makeTrainer({ budget: '8steps' });
+    await c.trainer.restore(await loadCheckpoint(join(dir, 'toy.safetensors')));
+    const rest = await c.trainer.run();
+    expect([...first.losses, ...rest.losses]).toEqual(full.losses);
+    expect(paused.losses).toEqual(full.losses.slice(3, 5));
+    c.trainer.dispose();
+    c.objective.dispose();
+  });
+
   it('stops on a non-finite loss, keeping a checkpoint of the last good state', async () => {
     const dir = await tmp();
     const { trainer, objective } = makeTrainer({ budget: '10steps' }, dir, { nanAtStep: 3 });
@@ -104,9 +132,9 @@ describe('trainer', () => {
     const a = makeTrainer({ budget: '2steps' }, dir);
     await a.trainer.run();
     const other = makeTrainer({ budget: '2steps' }, undefined, { embedDim: 32 });
-    await expect(other.trainer.restore(dir + '/checkpoints')).rejects.toThrow(/'patch_embed.proj.weight' is \[16,16\] there but \[16,32\] in the model/);
+    await expect(other.trainer.restore(await loadCheckpoint(dir + '/checkpoints'))).rejects.toThrow(/'patch_embed.proj.weight' is \[16,16\] there but \[16,32\] in the model/);
     const wrongMethod = new Trainer({ objective: a.objective, method: 'mae', config: parseTrainerConfig({ batchSize: 8 }), dataset, reporter: memoryReporter(), handleSignals: false });
-    await expect(wrongMethod.restore(dir + '/checkpoints')).rejects.toThrow(/was written by method 'toy', not 'mae'/);
+    await expect(wrongMethod.restore(await loadCheckpoint(dir + '/checkpoints'))).rejects.toThrow(/was written by method 'toy', not 'mae'/);
   });
 
   it('a time budget fixes its step count after measuring, and epochs convert to steps', async () => {

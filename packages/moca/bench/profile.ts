@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW, applyPipeline, batchToTensors, clipByGlobalNorm, initBackend, proceduralDataset, Rng, valueAndGrads, type Objective,
-} from '@maskedssl/core';
+} from '@maskedssl/core/node';
 import { moca } from '../src/index.js';
 
 type Phase = 'views' | 'forward' | 'backward' | 'optimiser' | 'afterStep';

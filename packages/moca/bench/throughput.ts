@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   createVit, initBackend, linear, makeVariable, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, splitDecay, Trainer, vitFeatures, vitForward,
   xavierUniform, type ObjectiveDefinition, type VitConfig,
-} from '@maskedssl/core';
+} from '@maskedssl/core/node';
 import { z } from 'zod';
 import { moca, resolveVit } from '../src/index.js';
 

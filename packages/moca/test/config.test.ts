@@ -1,6 +1,6 @@
 // The config: the reference's defaults, the fashion-mnist preset, and one-line refusals naming the
 // fields (schema and create()).
-import { initBackend, numPatches, Rng } from '@maskedssl/core';
+import { initBackend, numPatches, Rng } from '@maskedssl/core/node';
 import { describe, expect, it } from 'vitest';
 import { moca, mocaPresets, parseMocaConfig, resolveVit } from '../src/index.js';
 

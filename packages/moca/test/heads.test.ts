@@ -1,7 +1,7 @@
 // The prediction side: prototype generator shapes, unit norm and a hand computation (BatchNorm over
 // the words), the KL losses on hand inputs, and the decoder's positions.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, Rng } from '@maskedssl/core';
+import { initBackend, Rng } from '@maskedssl/core/node';
 import { describe, expect, it } from 'vitest';
 import {
   batchNorm,

@@ -5,7 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, valueAndGrads, type StepInfo } from '@maskedssl/core';
+import { fileRunStore, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, valueAndGrads, type StepInfo } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { moca, MocaObjective, parseMocaConfig, type MocaConfigInput } from '../src/index.js';
 
@@ -129,7 +129,7 @@ describe('training through core', () => {
   const makeTrainer = (budget: string, outDir?: string) => {
     const objective = create();
     const config = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, clipGradNorm: 1, budget });
-    const trainer = new Trainer({ objective, method: 'moca', config, dataset, ...(outDir && { outDir }), reporter: memoryReporter(), handleSignals: false });
+    const trainer = new Trainer({ objective, method: 'moca', config, dataset, ...(outDir && { store: fileRunStore(outDir) }), reporter: memoryReporter(), handleSignals: false });
     return { trainer, objective };
   };
 

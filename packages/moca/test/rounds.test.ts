@@ -1,7 +1,7 @@
 // The two complementary masking rounds at 49 tokens: sizes from the reference's ratios, disjoint
 // visible sets, one shared masked set, and the decoders' scored positions.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, Rng } from '@maskedssl/core';
+import { initBackend, Rng } from '@maskedssl/core/node';
 import { describe, expect, it } from 'vitest';
 import { maskingRounds, maskSizes, mocaPresets, parseMocaConfig } from '../src/index.js';
 

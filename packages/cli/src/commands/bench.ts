@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core';
+import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core/node';
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';

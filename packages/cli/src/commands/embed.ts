@@ -1,6 +1,6 @@
 // `maskedssl embed`: frozen features of one split for downstream use, as safetensors
 // (`features` [N, D] F32, `indices` [N] I32 dataset indices, `labels` [N] I32 when labelled).
-import { extractFeatures, writeSafetensorsFile, type SafetensorsTensor } from '@maskedssl/core';
+import { extractFeatures, writeSafetensorsFile, type SafetensorsTensor } from '@maskedssl/core/node';
 import { parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';

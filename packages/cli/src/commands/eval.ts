@@ -2,7 +2,7 @@
 // checkpoint, raw pixels or a random-init ViT; writes results.json and results.md, prints the table.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { evaluate, extractFeatures, makeReport, Protocol, renderMarkdown, reportToJson, type EvalResult } from '@maskedssl/core';
+import { evaluate, extractFeatures, makeReport, Protocol, renderMarkdown, reportToJson, type EvalResult } from '@maskedssl/core/node';
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
@@ -19,7 +19,7 @@ export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels 
   --seed <n>             seed of the protocols (and of random-init weights)
   --train-limit <n>      use only the first n training images (quick checks)
   --test-limit <n>       use only the first n test images
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, wasm or cpu`;
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
 
 export interface EvalRequest {
   source: FeatureSource;

@@ -1,6 +1,6 @@
 // `maskedssl export`: the backbone of a checkpoint in timm's VisionTransformer names and layouts, as
 // safetensors (loads with timm.create_model(..., as documented in @maskedssl/core io/timm.ts)).
-import { objectiveFromCheckpoint, toTimmStateDict, writeSafetensorsFile } from '@maskedssl/core';
+import { loadObjective, toTimmStateDict, writeSafetensorsFile } from '@maskedssl/core/node';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../errors.js';
 import { setupBackend } from '../setup-backend.js';
@@ -14,7 +14,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const format = f.format ?? 'timm';
   if (format !== 'timm') throw new UsageError(`--format: '${format}' is not supported (supported: timm)`);
   await setupBackend(f.backend);
-  const { objective, run, checkpoint } = await objectiveFromCheckpoint(f.checkpoint);
+  const { objective, run, checkpoint } = await loadObjective(f.checkpoint);
   try {
     const { config, params } = objective.backbone();
     const dict = await toTimmStateDict(config, params);

@@ -2,7 +2,7 @@
 // datasets and methods.
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { findFashionMnist, formatAdapter, listObjectives, probeBackends } from '@maskedssl/core';
+import { findFashionMnist, formatAdapter, listObjectives, probeBackends } from '@maskedssl/core/node';
 import { parseFlags } from '../args.js';
 import { setupBackend } from '../setup-backend.js';
 

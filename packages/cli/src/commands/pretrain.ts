@@ -1,6 +1,6 @@
 // `maskedssl pretrain`: train one method on a dataset under a budget, with checkpoints in --out.
 import { join } from 'node:path';
-import { consoleReporter, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core';
+import { consoleReporter, fileRunStore, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core/node';
 import { parseFlags } from '../args.js';
 import { openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
@@ -17,7 +17,7 @@ export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [opt
   --set <key=value>      e.g. --set trainer.lr=0.001 --set method.numWords=512 (repeatable)
   --seed <n>             run seed (trainer.seed)
   --resume               continue from the newest checkpoint in --out
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, wasm or cpu (default: the best available)
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu (default: the best available)
   --print-config         print the resolved, validated config and exit`;
 
 export interface PretrainOutcome {
@@ -50,7 +50,7 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
     method: config.method,
     config: config.trainer,
     dataset: train,
-    outDir,
+    store: fileRunStore(outDir),
     ...(knnData && { knnData }),
     runInfo: { method: config.method, methodConfig: config.methodConfig, imageShape: train.imageShape, batchSize: config.trainer.batchSize, dataset: config.dataset },
     reporter: options.reporter ?? consoleReporter(process.stderr, config.trainer.logEvery),

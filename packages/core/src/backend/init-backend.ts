@@ -2,9 +2,9 @@
 // CUDA (@tensorflow/tfjs-node-gpu), WebGPU on a hardware adapter (webgpu.ts), native TensorFlow
 // (@tensorflow/tfjs-node), wasm, then pure-JS cpu. A software WebGPU adapter (SwiftShader) is used only
 // when asked for. The native packages and Dawn's `webgpu` are optional; `npm run setup:native` builds
-// tfjs-node's binding on machines where its own installer cannot download libtensorflow.
+// tfjs-node's binding on machines where its own installer cannot download libtensorflow. In a browser
+// the native backends report that they run only in Node, and WebGL joins the order before wasm.
 // MASKEDSSL_BACKEND or `prefer` forces one.
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradient functions; the union package's Node build does (it is
 // what tfjs-node loads too). Without this, training on wasm or cpu fails with "gradient function not
@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { formatAdapter, probeWebGpu, registerWebGpu, type GpuAdapterReport } from './webgpu.js';
 
 /** Every backend, in the automatic order. */
-export const backendNames = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const backendNames = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'webgl', 'wasm', 'cpu'] as const;
 export const BackendName = z.enum(backendNames);
 export type BackendName = z.infer<typeof BackendName>;
 
@@ -31,7 +31,21 @@ export interface BackendInfo {
   adapter?: GpuAdapterReport;
 }
 
-const requireHere = createRequire(import.meta.url);
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/**
+ * Imports a package by a name bundlers do not follow (the native packages and Dawn exist only in Node,
+ * and a browser bundle must not pull them in); tells "not installed" from "installed but broken".
+ */
+async function importOptional(pkg: string): Promise<unknown> {
+  try {
+    return await import(/* @vite-ignore */ pkg);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if ((err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') && err.message.includes(pkg)) throw new Error(`${pkg} is not installed`);
+    throw e;
+  }
+}
 let current: BackendInfo | undefined;
 
 /**
@@ -43,23 +57,24 @@ async function load(name: BackendName, explicit: boolean): Promise<{ tfjsName: s
     case 'tensorflow-gpu':
     case 'tensorflow': {
       const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-      try {
-        requireHere.resolve(pkg);
-      } catch {
-        throw new Error(`${pkg} is not installed`);
-      }
+      if (!isNode) throw new Error('native TensorFlow runs only in Node');
       // TensorFlow's C++ start-up chatter (oneDNN, CPU features) unless the user asked for it.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
       try {
-        requireHere(pkg);
+        await importOptional(pkg);
       } catch (e) {
-        const msg = (e as Error).message.split('\n')[0];
+        const msg = (e as Error).message.split('\n')[0]!;
+        if (msg.endsWith('is not installed')) throw e;
         throw new Error(`${pkg} is installed but its native binding does not load (${msg}); run 'npm run setup:native'`);
       }
       return { tfjsName: 'tensorflow' };
     }
     case 'webgpu':
       return { tfjsName: 'webgpu', adapter: await registerWebGpu(explicit) };
+    case 'webgl':
+      if (!('document' in globalThis) && !('OffscreenCanvas' in globalThis)) throw new Error('WebGL exists only in browsers');
+      await import('@tensorflow/tfjs-backend-webgl');
+      return { tfjsName: 'webgl' };
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       return { tfjsName: 'wasm' };
@@ -81,7 +96,7 @@ export interface InitBackendOptions {
  * Idempotent: later calls return the first choice unless a different backend is forced.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const fromEnv = process.env.MASKEDSSL_BACKEND;
+  const fromEnv = isNode ? process.env.MASKEDSSL_BACKEND : undefined;
   const raw = options.prefer ?? (fromEnv && fromEnv.length > 0 ? fromEnv : 'auto');
   const parsed = z.union([BackendName, z.literal('auto')]).safeParse(raw);
   if (!parsed.success) {
@@ -100,7 +115,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (!ok) throw new Error(`tf.setBackend('${tfjsName}') failed`);
       await tf.ready();
       current = { requested, name, tfjsName, skipped, ...(adapter ? { adapter } : {}) };
-      const log = options.log === undefined ? (l: string) => process.stderr.write(l + '\n') : options.log;
+      const log = options.log === undefined ? (isNode ? (l: string) => process.stderr.write(l + '\n') : (l: string) => console.info(l)) : options.log;
       if (log) {
         const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
         const on = adapter ? ` on ${formatAdapter(adapter)}` : '';

@@ -5,7 +5,7 @@
 // evaluation.
 //
 // Prefetch, honestly: right after next() hands out a batch, the next one's typed arrays are assembled
-// in a setImmediate callback. That is still JavaScript on Node's one main thread, so it overlaps only
+// in a setImmediate callback (a 0 ms timer in browsers). That is still JavaScript on Node's one main thread, so it overlaps only
 // with time the training loop spends waiting on the event loop (awaiting a backend's async data() or
 // file I/O such as checkpoint writes, logging). A step that runs synchronously to completion (the cpu
 // and wasm backends, tfjs-node's synchronous kernels, dataSync) does not overlap with it at all; the
@@ -13,6 +13,7 @@
 // callback has run, the callback is cancelled and the batch is assembled there and then.
 import type { Rng, RngState } from '../util/rng.js';
 import type { Batch, Dataset } from './dataset.js';
+import { onNextTurn } from '../util/yield.js';
 
 export interface BatcherOptions {
   batchSize: number;
@@ -57,7 +58,7 @@ export class Batcher {
   private epochStartRng: BatcherState['rng'];
   private order: Int32Array;
   private pending: { epoch: number; position: number; batch: Batch } | null = null;
-  private pendingTimer: NodeJS.Immediate | null = null;
+  private cancelPending: (() => void) | null = null;
 
   constructor(
     private readonly dataset: Dataset,
@@ -125,8 +126,8 @@ export class Batcher {
 
   /** Cancels a scheduled prefetch (the batcher stays usable). */
   cancelPrefetch(): void {
-    if (this.pendingTimer) clearImmediate(this.pendingTimer);
-    this.pendingTimer = null;
+    this.cancelPending?.();
+    this.cancelPending = null;
     this.pending = null;
   }
 
@@ -145,8 +146,8 @@ export class Batcher {
     this.cancelPrefetch();
     const { epoch, position } = this;
     const indices = this.currentIndices();
-    this.pendingTimer = setImmediate(() => {
-      this.pendingTimer = null;
+    this.cancelPending = onNextTurn(() => {
+      this.cancelPending = null;
       // A failure here is left for next() to raise, when it assembles the batch itself.
       try {
         this.pending = { epoch, position, batch: this.dataset.getBatch(indices) };

@@ -1,13 +1,9 @@
 // The IDX file format of MNIST and Fashion-MNIST (gzip-compressed or plain, told apart by magic bytes),
 // read and validated: magic 0x00 0x00 <type> <ndims>, then ndims big-endian uint32 sizes, then exactly
 // prod(sizes) elements. Only type 0x08 (unsigned byte) is supported, which is what both datasets use.
-// Every error names the file and what is wrong with it.
-import { readFile } from 'node:fs/promises';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+// Every error names the file and what is wrong with it. Reading files is Node's (node/idx-files.ts);
+// here: bytes (e.g. files a page was given) to arrays and to a dataset.
 import { Uint8Dataset } from './uint8-dataset.js';
-
-const gunzipAsync = promisify(gunzip);
 
 const IDX_TYPES: Record<number, string> = {
   0x08: 'unsigned byte',
@@ -66,51 +62,45 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
-/** Reads an IDX file, gunzipping it first when it starts with the gzip magic bytes (whatever its name). */
-export async function readIdxFile(path: string): Promise<IdxArray> {
-  let bytes: Uint8Array;
+/** Gunzips (when the bytes start with the gzip magic) and decodes IDX bytes, with the platform's DecompressionStream. */
+export async function decodeIdx(bytes: Uint8Array, source: string): Promise<IdxArray> {
+  if (!isGzip(bytes)) return parseIdx(bytes, source);
   try {
-    bytes = await readFile(path);
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return parseIdx(new Uint8Array(await new Response(stream).arrayBuffer()), source);
   } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as Error).message})`);
+    throw new Error(`${source}: corrupt gzip data (${(e as Error).message})`);
   }
-  if (isGzip(bytes)) {
-    try {
-      bytes = await gunzipAsync(bytes);
-    } catch (e) {
-      throw new Error(`${path}: corrupt gzip data (${(e as Error).message})`);
-    }
-  }
-  return parseIdx(bytes, path);
 }
 
-
 export interface IdxDatasetOptions {
-  imagesPath: string;
-  labelsPath: string;
   name: string;
   /** When given, also fixes numClasses (and every label must be below it); else numClasses = max label + 1. */
   classNames?: readonly string[];
+  /** How the images and labels are named in errors (file names). */
+  imagesSource?: string;
+  labelsSource?: string;
 }
 
-/** An images file [n, H, W] and a labels file [n] as a single-channel labelled dataset. */
-export async function loadIdxDataset(opts: IdxDatasetOptions): Promise<Uint8Dataset> {
-  const [images, labels] = await Promise.all([readIdxFile(opts.imagesPath), readIdxFile(opts.labelsPath)]);
+/** An images array [n, H, W] and a labels array [n] as a single-channel labelled dataset. */
+export function idxDataset(images: IdxArray, labels: IdxArray, opts: IdxDatasetOptions): Uint8Dataset {
+  const imagesSource = opts.imagesSource ?? `${opts.name} images`;
+  const labelsSource = opts.labelsSource ?? `${opts.name} labels`;
   if (images.dims.length !== 3) {
-    throw new Error(`${opts.imagesPath}: expected 3 dimensions [n, height, width], found [${images.dims.join(', ')}]`);
+    throw new Error(`${imagesSource}: expected 3 dimensions [n, height, width], found [${images.dims.join(', ')}]`);
   }
   if (labels.dims.length !== 1) {
-    throw new Error(`${opts.labelsPath}: expected 1 dimension [n], found [${labels.dims.join(', ')}]`);
+    throw new Error(`${labelsSource}: expected 1 dimension [n], found [${labels.dims.join(', ')}]`);
   }
   const [n, h, w] = images.dims as [number, number, number];
   if (labels.dims[0] !== n) {
-    throw new Error(`${opts.labelsPath}: ${labels.dims[0]} labels but ${opts.imagesPath} has ${n} images`);
+    throw new Error(`${labelsSource}: ${labels.dims[0]} labels but ${imagesSource} has ${n} images`);
   }
   let maxLabel = -1;
   for (const l of labels.data) maxLabel = Math.max(maxLabel, l);
   const numClasses = opts.classNames ? opts.classNames.length : maxLabel + 1;
   if (maxLabel >= numClasses) {
-    throw new Error(`${opts.labelsPath}: label ${maxLabel} is outside 0..${numClasses - 1} (${numClasses} classes)`);
+    throw new Error(`${labelsSource}: label ${maxLabel} is outside 0..${numClasses - 1} (${numClasses} classes)`);
   }
   return new Uint8Dataset({
     name: opts.name,

@@ -1,10 +1,8 @@
-// Datasets: the Dataset interface, loaders (IDX/Fashion-MNIST/MNIST, CIFAR, image folders, procedural)
-// and the seeded, resumable batch iterator.
+// Datasets: the Dataset interface, IDX decoding, class names, the procedural set and the seeded,
+// resumable batch iterator (file loaders are Node's: src/node/).
 export * from './dataset.js';
 export * from './uint8-dataset.js';
 export * from './idx.js';
-export * from './fashion-mnist.js';
-export * from './cifar.js';
-export * from './image-folder.js';
+export * from './class-names.js';
 export * from './procedural.js';
 export * from './batcher.js';

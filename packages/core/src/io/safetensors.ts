@@ -8,9 +8,6 @@
 // Decoded values: F64 -> Float64Array; F32, F16 and BF16 -> Float32Array (half floats are widened);
 // I64 -> BigInt64Array (lossless; `safetensorsToTensors` narrows it to int32 and fails on values outside
 // the int32 range); I32 -> Int32Array; I16 -> Int16Array; I8 -> Int8Array; U8 and BOOL -> Uint8Array.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 const ELEMENT_BYTES = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as const;
@@ -343,54 +340,4 @@ export function safetensorsToTensors(decoded: DecodedSafetensors, source = 'safe
     out[name] = tensor;
   }
   return out;
-}
-
-// ---- files -----------------------------------------------------------------------------------------------
-
-/**
- * Writes `bytes` to `path` atomically: a temporary file in the same folder is written, fsynced and renamed
- * over `path`, so readers see the old file or the new one, never a partial one. On failure the temporary
- * file is removed and any existing `path` is left untouched.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(tmp, 'wx');
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw new Error(`writing ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  // Make the rename itself durable; not every platform can fsync a directory, which is not an error.
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // ignore
-  }
-}
-
-/** Encodes (before touching the disk) and writes atomically; see writeFileAtomic. */
-export async function writeSafetensorsFile(
-  path: string,
-  tensors: Record<string, SafetensorsTensor>,
-  metadata: Record<string, string> = {},
-): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-/** Reads and validates a file; errors name `path`. */
-export async function readSafetensorsFile(path: string): Promise<DecodedSafetensors> {
-  return decodeSafetensors(await readFile(path), path);
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { VariableTree } from '../nn/params.js';
 import { Rng } from '../util/rng.js';
-import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import type { LoadedCheckpoint } from './checkpoint-format.js';
 import type { Objective } from './objective.js';
 import { getObjective } from './registry.js';
 
@@ -44,11 +44,11 @@ export const RunInfo = z
 export type RunInfo = z.infer<typeof RunInfo>;
 
 /**
- * Loads a checkpoint and rebuilds its method with the trained values (the method must be registered).
+ * Rebuilds a checkpoint's method with the trained values (the method must be registered); in Node,
+ * `loadObjective(path)` of '@maskedssl/core/node' reads the checkpoint first.
  * The caller disposes the objective.
  */
-export async function objectiveFromCheckpoint(path: string): Promise<{ objective: Objective; run: RunInfo; checkpoint: LoadedCheckpoint }> {
-  const checkpoint = await loadCheckpoint(path);
+export function objectiveFromCheckpoint(checkpoint: LoadedCheckpoint): { objective: Objective; run: RunInfo; checkpoint: LoadedCheckpoint } {
   const parsed = RunInfo.safeParse(checkpoint.state.run);
   if (!parsed.success) throw new Error(`checkpoint ${checkpoint.path}: it does not record its run (method, config, image shape); was it written by 'maskedssl pretrain'?`);
   const run = parsed.data;

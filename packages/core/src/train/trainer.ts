@@ -2,10 +2,10 @@
 // augmentation pipelines, the loss and its gradients inside one tf.tidy, global-norm clipping, AdamW
 // with the method's parameter groups and cosine lr / weight-decay schedules, the method's afterStep
 // (EMA teacher, codebook), and around it: budgets (steps, epochs, wall-clock), progress, JSONL
-// metrics, optional online k-NN, atomic checkpoints with exact resume, a stop on a non-finite loss
-// (keeping a checkpoint of the last good state) and SIGINT/SIGTERM handling.
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// metrics, optional online k-NN, checkpoints with exact resume, a stop on a non-finite loss (keeping
+// a checkpoint of the last good state) and, in Node, SIGINT/SIGTERM handling. Metrics and checkpoints
+// go to a RunStore: a run folder in Node (`fileRunStore` of '@maskedssl/core/node'), anything else in a
+// page; without one nothing is written.
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseOrThrow } from '../util/config.js';
@@ -21,10 +21,10 @@ import { cosineSchedule, type Schedule } from '../optim/schedules.js';
 import { valueAndGrads } from '../optim/value-and-grads.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { Budget, formatBudget, parseBudget } from './budget.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { encodeCheckpoint, type LoadedCheckpoint } from './checkpoint-format.js';
 import { assignVariables } from './restore.js';
 import type { Objective, StepInfo } from './objective.js';
-import { consoleReporter, type ProgressReporter, type StepRecord } from './progress.js';
+import { consoleReporter, memoryReporter, type ProgressReporter, type StepRecord } from './progress.js';
 
 export const TrainerConfig = z
   .object({
@@ -84,20 +84,32 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/** Where a run keeps its metrics log and checkpoints. */
+export interface RunStore {
+  /** Appends one step's record to the run's metrics log. */
+  appendMetrics(record: Record<string, unknown>): Promise<void>;
+  /** Writes a checkpoint (tensors read, not disposed), keeping the newest `keep`; returns where it went. */
+  saveCheckpoint(step: number, tensors: Record<string, tf.Tensor>, state: Record<string, unknown>, keep: number): Promise<string>;
+  /** Reads a checkpoint: what saveCheckpoint returned (or, in Node, any checkpoint path). */
+  loadCheckpoint(ref: string): Promise<LoadedCheckpoint>;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
 export interface TrainerSetup {
   objective: Objective;
   /** The registered method name (checked on resume). */
   method: string;
   config: TrainerConfig;
   dataset: Dataset;
-  /** Run folder for checkpoints/ and metrics.jsonl; none: nothing is written. */
-  outDir?: string;
+  /** Where metrics and checkpoints go (Node: fileRunStore(runFolder)); none: nothing is written. */
+  store?: RunStore;
   /** Labelled train/test sets for the online k-NN (needs config.knnEvery > 0). */
   knnData?: { train: Dataset; test: Dataset };
   /** Saved in every checkpoint (e.g. the method config and dataset, to rebuild the run). */
   runInfo?: Record<string, unknown>;
   reporter?: ProgressReporter;
-  /** Write a checkpoint and stop on SIGINT/SIGTERM (default true). */
+  /** Write a checkpoint and stop on SIGINT/SIGTERM (default true in Node). */
   handleSignals?: boolean;
   /** Milliseconds for time budgets and throughput (default performance.now; tests pass a fake clock). */
   clock?: () => number;
@@ -165,7 +177,7 @@ export class Trainer {
     this.batcher = new Batcher(setup.dataset, { batchSize: this.config.batchSize, rng: root.fork() });
     this.rng = root.fork();
     this.optimizer = new AdamW(this.objective.paramGroups(), { betas: this.config.betas });
-    this.reporter = setup.reporter ?? consoleReporter(process.stderr, this.config.logEvery);
+    this.reporter = setup.reporter ?? (isNode ? consoleReporter(process.stderr, this.config.logEvery) : memoryReporter());
     this.totalSteps =
       this.budget.kind === 'steps' ? this.budget.steps : this.budget.kind === 'epochs' ? Math.max(1, Math.ceil(this.budget.epochs * this.batcher.stepsPerEpoch)) : null;
     if (this.config.knnEvery > 0) {
@@ -179,9 +191,15 @@ export class Trainer {
     }
   }
 
-  /** Restores a run from a checkpoint folder (or a folder of them: the newest). */
-  async restore(path: string): Promise<void> {
-    const ckpt = await loadCheckpoint(path);
+  /**
+   * Restores a run from a checkpoint: a loaded one, or one the store reads (in Node: a checkpoint
+   * folder, or a folder of them, whose newest is taken).
+   */
+  async restore(source: string | LoadedCheckpoint): Promise<void> {
+    let ckpt: LoadedCheckpoint;
+    if (typeof source !== 'string') ckpt = source;
+    else if (this.setup.store) ckpt = await this.setup.store.loadCheckpoint(source);
+    else throw new Error(`trainer: cannot read checkpoint ${source} without a store; pass a loaded checkpoint`);
     const parsed = CheckpointState.safeParse(ckpt.state);
     if (!parsed.success) throw new Error(`checkpoint ${ckpt.path}: not a training checkpoint (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
     const s = parsed.data;
@@ -209,31 +227,48 @@ export class Trainer {
     this.reporter.message(`resumed from ${ckpt.path} at step ${s.step}`);
   }
 
-  /** Writes a checkpoint of the current state; returns its folder (undefined without outDir). */
+  /** Writes a checkpoint of the current state to the store; returns where it went (undefined without a store). */
   async checkpoint(elapsedSeconds: number): Promise<string | undefined> {
-    if (!this.setup.outDir) return undefined;
+    const store = this.setup.store;
+    if (!store) return undefined;
+    const { tensors, state, moments } = this.checkpointContents(elapsedSeconds);
+    try {
+      this.lastCheckpoint = await store.saveCheckpoint(this.step, tensors, state, this.config.keepCheckpoints);
+      return this.lastCheckpoint;
+    } finally {
+      tf.dispose(moments);
+    }
+  }
+
+  /** The current state as checkpoint files (as a store writes them), e.g. for a page to download. */
+  async encodeCheckpoint(): Promise<{ tensorsBytes: Uint8Array; stateJson: string }> {
+    const { tensors, state, moments } = this.checkpointContents(this.elapsedBefore);
+    try {
+      return await encodeCheckpoint(this.step, tensors, state);
+    } finally {
+      tf.dispose(moments);
+    }
+  }
+
+  /** The variables, copies of the optimiser moments (`moments`, the caller disposes them) and the JSON state. */
+  private checkpointContents(elapsedSeconds: number): { tensors: Record<string, tf.Tensor>; state: Record<string, unknown>; moments: tf.Tensor[] } {
     const tensors: Record<string, tf.Tensor> = {};
     for (const [name, v] of Object.entries(this.objective.variables())) tensors[`var/${name}`] = v;
     const opt = this.optimizer.getState();
     for (const [k, t] of Object.entries(opt.moments)) tensors[`optim/${k}`] = t;
-    try {
-      const state: z.infer<typeof CheckpointState> = {
-        method: this.setup.method,
-        budget: this.budget,
-        step: this.step,
-        totalSteps: this.totalSteps,
-        elapsedSeconds,
-        rng: this.rng.getState(),
-        batcher: this.batcher.getState() as unknown as Record<string, unknown>,
-        optimizer: { step: opt.step, paramSteps: opt.paramSteps },
-        ...(this.objective.getState && { objective: this.objective.getState() }),
-        ...(this.setup.runInfo && { run: this.setup.runInfo }),
-      };
-      this.lastCheckpoint = await saveCheckpoint(join(this.setup.outDir, 'checkpoints'), this.step, tensors, state, { keep: this.config.keepCheckpoints });
-      return this.lastCheckpoint;
-    } finally {
-      tf.dispose(Object.values(opt.moments));
-    }
+    const state: z.infer<typeof CheckpointState> = {
+      method: this.setup.method,
+      budget: this.budget,
+      step: this.step,
+      totalSteps: this.totalSteps,
+      elapsedSeconds,
+      rng: this.rng.getState(),
+      batcher: this.batcher.getState() as unknown as Record<string, unknown>,
+      optimizer: { step: opt.step, paramSteps: opt.paramSteps },
+      ...(this.objective.getState && { objective: this.objective.getState() }),
+      ...(this.setup.runInfo && { run: this.setup.runInfo }),
+    };
+    return { tensors, state, moments: Object.values(opt.moments) };
   }
 
   private schedules(total: number): { lr: Schedule; wd: Schedule } {
@@ -258,21 +293,21 @@ export class Trainer {
   }
 
   /**
-   * Trains until the budget is spent (or `limit` more steps have run, to simulate an interruption in
-   * tests). Writes a checkpoint at the end when outDir is set.
+   * Trains until the budget is spent, or `limit` more steps have run, or `stopWhen()` says so before a
+   * step (a pause: a later run() continues; stoppedBy is then 'limit'). Writes a checkpoint at the end
+   * when there is a store.
    */
-  async run({ limit }: { limit?: number } = {}): Promise<TrainResult> {
+  async run({ limit, stopWhen }: { limit?: number; stopWhen?: () => boolean } = {}): Promise<TrainResult> {
     const c = this.config;
     const now = this.setup.clock ?? (() => performance.now());
-    const outDir = this.setup.outDir;
-    if (outDir) await mkdir(outDir, { recursive: true });
-    const metricsPath = outDir ? join(outDir, 'metrics.jsonl') : undefined;
+    const store = this.setup.store;
     let stopSignal: 'SIGINT' | 'SIGTERM' | null = null;
     const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
       stopSignal = sig;
     };
     const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
-    if (this.setup.handleSignals ?? true) for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
+    const handleSignals = isNode && (this.setup.handleSignals ?? true);
+    if (handleSignals) for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
 
     const learnable: Record<string, tf.Variable> = {};
     for (const g of this.objective.paramGroups()) Object.assign(learnable, g.params);
@@ -301,7 +336,7 @@ export class Trainer {
           stoppedBy = stopSignal;
           break;
         }
-        if (limit !== undefined && this.step - startStep >= limit) {
+        if ((limit !== undefined && this.step - startStep >= limit) || stopWhen?.()) {
           stoppedBy = 'limit';
           break;
         }
@@ -388,28 +423,30 @@ export class Trainer {
           evalSeconds += (now() - evalStart) / 1000;
         }
         this.reporter.step(record);
-        if (metricsPath) await appendFile(metricsPath, JSON.stringify(record) + '\n');
+        if (store) await store.appendMetrics(record as unknown as Record<string, unknown>);
         if (this.step % c.logEvery === 0 || record.knn !== undefined) {
           windowStart = now();
           windowImages = 0;
         }
         if (c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0) await this.checkpoint(elapsed());
       }
-      if (outDir) {
+      if (store) {
         const path = await this.checkpoint(elapsed());
         this.reporter.message(`checkpoint written: ${path}`);
       }
     } finally {
-      if (this.setup.handleSignals ?? true) for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
+      if (handleSignals) for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
       this.reporter.close();
     }
+    const elapsedSeconds = elapsed();
+    this.elapsedBefore = elapsedSeconds; // a later run() (after a pause) continues the clock
     return {
       steps: this.step,
       totalSteps: this.totalSteps ?? this.step,
       losses,
       stoppedBy,
       ...(this.lastCheckpoint && { checkpoint: this.lastCheckpoint }),
-      elapsedSeconds: elapsed(),
+      elapsedSeconds,
       ...(lastKnn !== undefined && { knn: lastKnn }),
     };
   }
@@ -419,10 +456,4 @@ export class Trainer {
     this.optimizer.dispose();
     this.batcher.cancelPrefetch();
   }
-}
-
-/** Writes the resolved configuration of a run next to its checkpoints. */
-export async function writeRunConfig(outDir: string, config: Record<string, unknown>): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }

@@ -8,3 +8,17 @@ export function yieldToEventLoop(): Promise<void> {
   const g = globalThis as { setImmediate?: (f: () => void) => unknown };
   return new Promise((resolve) => (g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0)));
 }
+
+/**
+ * Runs `fn` on a later turn of the event loop (setImmediate in Node, a 0 ms timer elsewhere); returns
+ * a function that cancels it if it has not run.
+ */
+export function onNextTurn(fn: () => void): () => void {
+  const g = globalThis as { setImmediate?: (f: () => void) => unknown; clearImmediate?: (h: unknown) => void };
+  if (g.setImmediate && g.clearImmediate) {
+    const handle = g.setImmediate(fn);
+    return () => g.clearImmediate!(handle);
+  }
+  const handle = setTimeout(fn, 0);
+  return () => clearTimeout(handle);
+}

@@ -9,23 +9,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { loadIdxDataset } from './idx.js';
-import type { Uint8Dataset } from './uint8-dataset.js';
-
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
-
-export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/class-names.js';
+import type { Uint8Dataset } from '../data/uint8-dataset.js';
+import { loadIdxDataset } from './idx-files.js';
 
 const FILE_STEMS = {
   trainImages: 'train-images-idx3-ubyte',

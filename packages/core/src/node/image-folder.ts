@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
-import { Uint8Dataset } from './uint8-dataset.js';
+import { Uint8Dataset } from '../data/uint8-dataset.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 /** Images decoded at once (sharp decodes on libuv's thread pool). */

@@ -7,7 +7,7 @@
 //              class names from fine_label_names.txt when present.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Uint8Dataset } from './uint8-dataset.js';
+import { Uint8Dataset } from '../data/uint8-dataset.js';
 
 const SIDE = 32;
 const PLANE = SIDE * SIDE;

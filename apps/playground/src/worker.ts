@@ -1,0 +1,249 @@
+// The playground's worker: trains a registered method on the images it is sent (the core Trainer,
+// online k-NN on the test images), pauses and resumes, hands out the state as the single-file
+// checkpoint `maskedssl eval` reads, loads checkpoints (ours or the CLI's), embeds images with the
+// loaded or training network, and draws the methods' masks.
+import * as tf from '@tensorflow/tfjs-core';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import {
+  extractFeatures, getObjective, gridSize, knnClassify, lowShot, requireLabels, initBackend, numPatches, objectiveFromCheckpoint, parseCheckpoint, parseSingleFileCheckpoint, parseTrainerConfig,
+  randomTokenMask, registerObjectivesOf, Rng, sha256Hex, singleFileCheckpoint, Trainer, Uint8Dataset, vitConfigForImages, vitFeatureFn,
+  type BackendName, type LoadedCheckpoint, type Objective, type StepRecord,
+} from '@maskedssl/core';
+import * as baselines from '@maskedssl/baselines';
+import * as moca from '@maskedssl/moca';
+import type { FromWorker, Images, ToWorker, TrainRequest } from './protocol.js';
+
+setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+registerObjectivesOf(moca, baselines);
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+function dataset(images: Images): Uint8Dataset {
+  return new Uint8Dataset({
+    name: images.name,
+    imageShape: images.shape,
+    pixels: images.pixels,
+    labels: images.labels ?? null,
+    numClasses: images.labels ? (images.numClasses ?? 0) : 0,
+  });
+}
+
+async function useBackend(name: BackendName): Promise<void> {
+  const info = await initBackend({ prefer: name, log: null });
+  post({ type: 'backend', backend: { name: info.name, ...(info.adapter ? { adapter: info.adapter } : {}), skipped: info.skipped } });
+}
+
+/** Merges user settings over a preset, one level deep (as the CLI does for --set method.x). */
+function methodConfig(method: string, backbone: string): Record<string, unknown> {
+  const def = getObjective(method);
+  return def.configSchema.parse({ ...(def.presets['fashion-mnist'] ?? {}), backbone }) as Record<string, unknown>;
+}
+
+interface Training {
+  trainer: Trainer;
+  objective: Objective;
+  paused: boolean;
+  stopped: boolean;
+  saveRequested: boolean;
+  /** The budget is spent or the run was stopped: nothing runs, the state can still be saved or used. */
+  finished: boolean;
+  running: Promise<void> | null;
+}
+let training: Training | null = null;
+/** The network the Use tab embeds with: a loaded checkpoint's, or the training one's. */
+let loaded: { objective: Objective; checkpoint: LoadedCheckpoint } | null = null;
+
+async function train(r: TrainRequest): Promise<void> {
+  if (training && !training.finished) throw new Error('a training run is already in this page; stop it first');
+  if (training) {
+    training.trainer.dispose();
+    if (loaded?.objective !== training.objective) training.objective.dispose();
+    training = null;
+  }
+  await useBackend(r.backend);
+  const def = getObjective(r.method);
+  const config = methodConfig(r.method, r.backbone);
+  const trainerConfig = parseTrainerConfig({
+    ...(def.trainerPresets?.['fashion-mnist'] ?? {}),
+    budget: r.budget,
+    batchSize: r.batchSize,
+    seed: r.seed,
+    knnEvery: r.test?.labels ? r.knnEvery : 0,
+    knnTrain: Math.min(1000, r.train.pixels.length / r.train.shape.reduce((a, b) => a * b, 1)),
+    knnTest: 500,
+  });
+  const train = dataset(r.train);
+  const objective = def.create(config as never, { imageShape: r.train.shape, batchSize: r.batchSize, rng: new Rng(r.seed + 1) });
+  const trainer = new Trainer({
+    objective,
+    method: r.method,
+    config: trainerConfig,
+    dataset: train,
+    ...(trainerConfig.knnEvery > 0 && r.test ? { knnData: { train, test: dataset(r.test) } } : {}),
+    runInfo: { method: r.method, methodConfig: config, imageShape: r.train.shape, batchSize: r.batchSize, dataset: { name: r.train.name } },
+    reporter: {
+      step: (record: StepRecord) => post({ type: 'step', record }),
+      message: (text) => post({ type: 'message', text }),
+      close: () => undefined,
+    },
+    handleSignals: false,
+  });
+  const t: Training = { trainer, objective, paused: false, stopped: false, saveRequested: false, finished: false, running: null };
+  training = t;
+  t.running = (async () => {
+    for (;;) {
+      const result = await trainer.run({ stopWhen: () => t.paused || t.stopped || t.saveRequested });
+      if (t.saveRequested) {
+        t.saveRequested = false;
+        await save(t);
+        if (!t.paused && !t.stopped) continue;
+      }
+      if (result.stoppedBy === 'budget' || t.stopped) {
+        t.finished = true;
+        post({ type: 'done', steps: result.steps, stoppedBy: t.stopped ? 'stop' : 'budget', seconds: result.elapsedSeconds });
+        return;
+      }
+      post({ type: 'paused', step: result.steps });
+      await new Promise<void>((resume) => (resumeTraining = resume));
+    }
+  })().catch((e: Error) => post({ type: 'error', message: e.message }));
+}
+
+let resumeTraining: (() => void) | null = null;
+
+async function save(t: Training): Promise<void> {
+  const files = await t.trainer.encodeCheckpoint();
+  const bytes = singleFileCheckpoint(files);
+  const step = (JSON.parse(files.stateJson) as { step: number }).step;
+  const name = `${t.objective.name}-step-${String(step).padStart(6, '0')}.safetensors`;
+  post({ type: 'saved', name, bytes }, [bytes.buffer]);
+}
+
+async function load(files: { name: string; bytes: Uint8Array }[], backend: BackendName): Promise<void> {
+  await useBackend(backend);
+  let checkpoint: LoadedCheckpoint;
+  const single = files.find((f) => f.name.endsWith('.safetensors') && files.length === 1);
+  if (single) checkpoint = parseSingleFileCheckpoint(single.bytes, single.name);
+  else {
+    const tensors = files.find((f) => f.name === 'tensors.safetensors');
+    const state = files.find((f) => f.name === 'state.json');
+    if (!tensors || !state) throw new Error('pick one checkpoint file (.safetensors), or the two files of a checkpoint folder: tensors.safetensors and state.json');
+    checkpoint = parseCheckpoint(tensors.bytes, new TextDecoder().decode(state.bytes), await sha256Hex(tensors.bytes), 'the picked checkpoint');
+  }
+  const rebuilt = objectiveFromCheckpoint(checkpoint);
+  loaded?.objective.dispose();
+  loaded = { objective: rebuilt.objective, checkpoint };
+  const { config } = rebuilt.objective.backbone();
+  post({ type: 'loaded', method: rebuilt.run.method, step: checkpoint.step, backbone: `d${config.embedDim}, depth ${config.depth}, patch ${config.patchSize}`, dim: config.embedDim });
+}
+
+async function embed(images: Images, id: number): Promise<void> {
+  const source = loaded?.objective ?? training?.objective;
+  if (!source) throw new Error('no network yet: load a checkpoint or train one');
+  const { config, params } = source.backbone();
+  // The harness's own path (batches in [0, 1], average-pooled tokens), as `maskedssl embed` runs it.
+  const { features, dim } = await extractFeatures(dataset({ ...images, labels: undefined }), vitFeatureFn(config, params));
+  post({ type: 'features', id, features, dim }, [features.buffer]);
+}
+
+async function classify(labelled: Images, query: Images, id: number): Promise<void> {
+  const source = loaded?.objective ?? training?.objective;
+  if (!source) throw new Error('no network yet: load a checkpoint or train one');
+  if (!labelled.labels) throw new Error('the labelled examples have no labels');
+  const { config, params } = source.backbone();
+  const fn = vitFeatureFn(config, params);
+  const train = requireLabels(await extractFeatures(dataset(labelled), fn), 'the labelled examples');
+  const n = query.pixels.length / query.shape.reduce((a, b) => a * b, 1);
+  const test = requireLabels(await extractFeatures(dataset({ ...query, labels: query.labels ?? new Uint8Array(n), numClasses: labelled.numClasses }), fn));
+  post({ type: 'message', text: `classify: features of ${train.n} labelled and ${test.n} query images at ${(performance.now() / 1000).toFixed(1)} s` });
+  const k = Math.max(1, Math.min(20, Math.floor(train.n / Math.max(1, labelled.numClasses ?? 1))));
+  const knn = await knnClassify(train, test, { ks: [k], keepPredictions: true, numClasses: labelled.numClasses });
+  const counts = new Map<number, number>();
+  for (const l of train.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const shots = Math.min(...counts.values());
+  post({ type: 'message', text: `classify: k-NN done at ${(performance.now() / 1000).toFixed(1)} s` });
+  const logistic = query.labels ? await lowShot(train, test, { settings: [shots], repeats: 1, numClasses: labelled.numClasses }) : null;
+  post({
+    type: 'classified',
+    id,
+    predictions: knn.perK[0]!.predictions!,
+    shots,
+    ...(query.labels ? { knnAccuracy: knn.perK[0]!.accuracy, logisticAccuracy: logistic!.settings[0]!.mean } : {}),
+  });
+}
+
+/** Which tokens each view or masking round of `method` sees, for the given images. */
+function masks(images: Images, method: string, backbone: string, id: number): void {
+  const config = methodConfig(method, backbone);
+  const vit = vitConfigForImages(config.backbone as never, (config.backboneOverrides ?? {}) as never, images.shape, method);
+  const tokens = numPatches(vit);
+  const [h, w, c] = images.shape;
+  const n = images.pixels.length / (h * w * c);
+  const rng = new Rng(1);
+  const rows = (t: Int32Array, k: number) => Array.from({ length: n }, (_, i) => t.slice(i * k, (i + 1) * k));
+  let rounds: { label: string; visible: Int32Array[] }[];
+  if (method === 'moca') {
+    const s = moca.maskSizes(config as never, tokens);
+    const r = moca.maskingRounds(rng, n, tokens, s);
+    rounds = [
+      { label: `round 1 sees ${s.visible1}`, visible: rows(r.visible[0].dataSync() as Int32Array, s.visible1) },
+      { label: `round 2 sees ${s.visible2}`, visible: rows(r.visible[1].dataSync() as Int32Array, s.visible2) },
+    ];
+    tf.dispose([...r.visible, r.masked, r.keep, r.scored, r.tokenWeights]);
+  } else if (typeof config.maskRatio === 'number') {
+    const m = randomTokenMask(rng, n, tokens, config.maskRatio);
+    const k = m.keep.shape[1];
+    rounds = [{ label: `sees ${k} of ${tokens} (mask ratio ${config.maskRatio})`, visible: rows(m.keep.dataSync() as Int32Array, k) }];
+    tf.dispose([m.keep, m.masked, m.restore]);
+  } else {
+    throw new Error(`${method} masks no tokens (it learns from augmented views${method === 'mfm' ? ', or masks frequencies' : ''})`);
+  }
+  post({ type: 'masks', id, grid: gridSize(vit), rounds });
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const m = event.data;
+  const fail = (e: Error) => post({ type: 'error', message: e.message });
+  try {
+    switch (m.type) {
+      case 'train':
+        train(m.request).catch(fail);
+        break;
+      case 'pause':
+        if (training) training.paused = true;
+        break;
+      case 'resume':
+        if (training) training.paused = false;
+        resumeTraining?.();
+        resumeTraining = null;
+        break;
+      case 'stop':
+        if (training) training.stopped = true;
+        resumeTraining?.();
+        resumeTraining = null;
+        break;
+      case 'save':
+        if (!training) throw new Error('nothing is training');
+        if (training.paused || training.finished) save(training).catch(fail);
+        else training.saveRequested = true;
+        break;
+      case 'load':
+        load(m.files, m.backend).catch(fail);
+        break;
+      case 'embed':
+        embed(m.images, m.id).catch(fail);
+        break;
+      case 'masks':
+        masks(m.images, m.method, m.backbone, m.id);
+        break;
+      case 'classify':
+        classify(m.labelled, m.query, m.id).catch(fail);
+        break;
+    }
+  } catch (e) {
+    fail(e as Error);
+  }
+};
