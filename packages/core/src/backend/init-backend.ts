@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // found". Model code still uses only tfjs-core APIs.
 import '@tensorflow/tfjs';
 import { z } from 'zod';
+import { importOptional, isNode } from '../util/runtime.js';
 import { formatAdapter, probeWebGpu, registerWebGpu, type GpuAdapterReport } from './webgpu.js';
 
 /** Every backend, in the automatic order. */
@@ -31,21 +32,6 @@ export interface BackendInfo {
   adapter?: GpuAdapterReport;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
-/**
- * Imports a package by a name bundlers do not follow (the native packages and Dawn exist only in Node,
- * and a browser bundle must not pull them in); tells "not installed" from "installed but broken".
- */
-async function importOptional(pkg: string): Promise<unknown> {
-  try {
-    return await import(/* @vite-ignore */ pkg);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if ((err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') && err.message.includes(pkg)) throw new Error(`${pkg} is not installed`);
-    throw e;
-  }
-}
 let current: BackendInfo | undefined;
 
 /**

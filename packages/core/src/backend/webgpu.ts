@@ -7,6 +7,7 @@
 // reports asynchronously and which would otherwise leave wrong numbers behind, are kept and thrown by
 // `assertWebGpuHealthy` (the trainer calls it after every step).
 import * as tf from '@tensorflow/tfjs-core';
+import { importOptional, isNode } from '../util/runtime.js';
 
 /** What we report about a WebGPU adapter. */
 export interface GpuAdapterReport {
@@ -57,8 +58,6 @@ const raisedLimits = [
 
 const softwareNames = /swiftshader|llvmpipe|lavapipe|softpipe|software|warp|basic render/i;
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
 /** What to tell a Linux user whose Node process finds no adapter. */
 const linuxHint = "Vulkan found no usable GPU: install libvulkan1 and the GPU's Vulkan driver";
 
@@ -72,11 +71,10 @@ async function gpu(): Promise<GpuLike> {
   if (!isNode) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
   let dawn: { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
   try {
-    const name = 'webgpu'; // a variable keeps bundlers from resolving the Node-only package for browsers
-    dawn = (await import(/* @vite-ignore */ name)) as typeof dawn;
+    dawn = (await importOptional('webgpu')) as typeof dawn;
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
-    throw new Error(`the optional package 'webgpu' (Dawn for Node) does not load: ${msg} (npm install webgpu)`);
+    throw new Error(`Dawn's WebGPU for Node, the optional package 'webgpu', does not load: ${msg}`);
   }
   // tfjs's WebGPU backend reads navigator.gpu and the GPUBufferUsage / GPUMapMode / GPUShaderStage globals.
   for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;

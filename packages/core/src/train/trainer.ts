@@ -20,6 +20,7 @@ import { clipByGlobalNorm } from '../optim/clip.js';
 import { cosineSchedule, type Schedule } from '../optim/schedules.js';
 import { valueAndGrads } from '../optim/value-and-grads.js';
 import { Rng, type RngState } from '../util/rng.js';
+import { isNode } from '../util/runtime.js';
 import { Budget, formatBudget, parseBudget } from './budget.js';
 import { encodeCheckpoint, type LoadedCheckpoint } from './checkpoint-format.js';
 import { assignVariables } from './restore.js';
@@ -93,8 +94,6 @@ export interface RunStore {
   /** Reads a checkpoint: what saveCheckpoint returned (or, in Node, any checkpoint path). */
   loadCheckpoint(ref: string): Promise<LoadedCheckpoint>;
 }
-
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 export interface TrainerSetup {
   objective: Objective;
