@@ -28,6 +28,7 @@ interface PageState {
   features: { features: Record<string, number>; dim: number } | null;
   classified: { knnAccuracy?: number; logisticAccuracy?: number; shots: number } | null;
   masks: number;
+  seen: { network: string | null; reconstruction: boolean; assignments: boolean } | null;
 }
 const read = (page: Page) => page.evaluate(() => (globalThis as unknown as { playground: PageState }).playground);
 
@@ -149,7 +150,9 @@ describe.skipIf(missing !== null)(missing ? `playground in chromium (skipped: ${
       await page.click('nav button[data-tab="see"]');
       await page.click('#draw-masks');
       await page.waitForFunction(() => (globalThis as unknown as { playground: PageState }).playground.masks > 0);
-      expect(await page.locator('#masks canvas').count()).toBe(12); // two rounds of six images
+      // The images, MOCA's two rounds and the teacher's codeword per token of the network just trained.
+      expect((await read(page)).seen).toEqual({ network: `moca after ${plan.steps} steps`, reconstruction: false, assignments: true });
+      expect(await page.locator('#masks canvas').count()).toBe(4 * 6);
       if (shots && backend === 'wasm') await page.screenshot({ path: join(shots, 'see.png') });
       console.log(`[playground] ${backend}: ${figures.join('; ')}`);
       await page.close();

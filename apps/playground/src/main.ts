@@ -23,6 +23,8 @@ const state = {
   features: null as { features: Float32Array; dim: number } | null,
   classified: null as { knnAccuracy?: number; logisticAccuracy?: number; shots: number } | null,
   masks: 0,
+  /** What the last See drew: rows of images, and whether a network's predictions were among them. */
+  seen: null as { network: string | null; reconstruction: boolean; assignments: boolean } | null,
 };
 (window as unknown as { playground: typeof state }).playground = state;
 
@@ -198,14 +200,38 @@ $('draw-masks').onclick = async () => {
   box.textContent = '';
   if (r.type !== 'masks') return;
   state.masks++;
-  for (const round of r.rounds) {
-    const row = document.createElement('div');
-    row.className = 'thumbs';
-    row.append(Object.assign(document.createElement('span'), { textContent: round.label }));
-    round.visible.forEach((visible, i) => row.append(maskedThumbnail(images, i, r.grid, visible)));
-    box.append(row);
+  state.seen = { network: r.network, reconstruction: r.reconstruction !== undefined, assignments: r.assignments !== undefined };
+  const row = (label: string, canvases: HTMLCanvasElement[]) => {
+    const div = document.createElement('div');
+    div.className = 'thumbs';
+    div.append(Object.assign(document.createElement('span'), { textContent: label }), ...canvases);
+    box.append(div);
+  };
+  const n = r.rounds[0]!.visible.length;
+  box.append(Object.assign(document.createElement('p'), { textContent: r.network ? `With the network of ${r.network}.` : 'Masks only: train or load a network of this method to see its predictions.' }));
+  row('images', Array.from({ length: n }, (_, i) => thumbnail(images, i, 4)));
+  for (const round of r.rounds) row(round.label, round.visible.map((visible, i) => maskedThumbnail(images, i, r.grid, visible)));
+  if (r.reconstruction) {
+    const recon = { ...images, pixels: r.reconstruction };
+    row('reconstruction (masked patches predicted)', Array.from({ length: n }, (_, i) => thumbnail(recon, i, 4)));
+  }
+  if (r.assignments) {
+    const { words, numWords } = r.assignments;
+    row(`teacher's codeword per token (of ${numWords})`, words.map((w, i) => codewordThumbnail(images, i, r.grid, w)));
   }
 };
+
+/** The image with each token tinted by its codeword (one hue per word). */
+function codewordThumbnail(images: Images, index: number, grid: number, words: Int32Array): HTMLCanvasElement {
+  const canvas = thumbnail(images, index, 4);
+  const ctx = canvas.getContext('2d')!;
+  const cell = images.shape[0] / grid;
+  for (let t = 0; t < grid * grid; t++) {
+    ctx.fillStyle = `hsla(${(words[t]! * 137.508) % 360}, 75%, 50%, 0.55)`;
+    ctx.fillRect((t % grid) * cell, Math.floor(t / grid) * cell, cell, cell);
+  }
+  return canvas;
+}
 
 function maskedThumbnail(images: Images, index: number, grid: number, visible: Int32Array): HTMLCanvasElement {
   const canvas = thumbnail(images, index, 4);

@@ -56,5 +56,16 @@ export type FromWorker =
   | { type: 'loaded'; method: string; step: number; backbone: string; dim: number }
   | { type: 'features'; id: number; features: Float32Array; dim: number }
   | { type: 'classified'; id: number; predictions: Int32Array; knnAccuracy?: number; logisticAccuracy?: number; shots: number }
-  | { type: 'masks'; id: number; grid: number; rounds: { label: string; visible: Int32Array[] }[] }
+  | {
+      type: 'masks';
+      id: number;
+      grid: number;
+      rounds: { label: string; visible: Int32Array[] }[];
+      /** Which network drew them: the one training or loaded (its predictions too), or none (masks only). */
+      network: string | null;
+      /** The reconstructions, uint8 pixels like the images (MAE, SimMIM). */
+      reconstruction?: Uint8Array;
+      /** Per image, the codeword of each token (MOCA's targets). */
+      assignments?: { words: Int32Array[]; numWords: number };
+    }
   | { type: 'error'; message: string };

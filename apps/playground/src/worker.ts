@@ -8,7 +8,7 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import {
-  extractFeatures, getObjective, gridSize, knnClassify, lowShot, requireLabels, initBackend, numPatches, objectiveFromCheckpoint, parseCheckpoint, parseSingleFileCheckpoint, parseTrainerConfig,
+  extractFeatures, getObjective, gridSize, knnClassify, lowShot, requireLabels, initBackend, objectiveFromCheckpoint, parseCheckpoint, parseSingleFileCheckpoint, parseTrainerConfig,
   randomTokenMask, registerObjectivesOf, Rng, sha256Hex, singleFileCheckpoint, Trainer, Uint8Dataset, vitConfigForImages, vitFeatureFn,
   type BackendName, type LoadedCheckpoint, type Objective, type StepRecord,
 } from '@maskedssl/core';
@@ -50,6 +50,8 @@ interface Training {
   saveRequested: boolean;
   /** The budget is spent or the run was stopped: nothing runs, the state can still be saved or used. */
   finished: boolean;
+  /** Steps done so far. */
+  steps: number;
   running: Promise<void> | null;
 }
 let training: Training | null = null;
@@ -85,13 +87,16 @@ async function train(r: TrainRequest): Promise<void> {
     ...(trainerConfig.knnEvery > 0 && r.test ? { knnData: { train, test: dataset(r.test) } } : {}),
     runInfo: { method: r.method, methodConfig: config, imageShape: r.train.shape, batchSize: r.batchSize, dataset: { name: r.train.name } },
     reporter: {
-      step: (record: StepRecord) => post({ type: 'step', record }),
+      step: (record: StepRecord) => {
+        t.steps = record.step + 1;
+        post({ type: 'step', record });
+      },
       message: (text) => post({ type: 'message', text }),
       close: () => undefined,
     },
     handleSignals: false,
   });
-  const t: Training = { trainer, objective, paused: false, stopped: false, saveRequested: false, finished: false, running: null };
+  const t: Training = { trainer, objective, paused: false, stopped: false, saveRequested: false, finished: false, steps: 0, running: null };
   training = t;
   t.running = (async () => {
     for (;;) {
@@ -175,33 +180,58 @@ async function classify(labelled: Images, query: Images, id: number): Promise<vo
   });
 }
 
-/** Which tokens each view or masking round of `method` sees, for the given images. */
-function masks(images: Images, method: string, backbone: string, id: number): void {
-  const config = methodConfig(method, backbone);
-  const vit = vitConfigForImages(config.backbone as never, (config.backboneOverrides ?? {}) as never, images.shape, method);
-  const tokens = numPatches(vit);
+/**
+ * Which tokens each view or masking round of `method` sees for the given images; with a network of that
+ * method (training or loaded), also what it predicts: reconstructions (MAE, SimMIM) or the teacher's
+ * codeword per token (MOCA).
+ */
+async function masks(images: Images, method: string, backbone: string, id: number): Promise<void> {
   const [h, w, c] = images.shape;
   const n = images.pixels.length / (h * w * c);
-  const rng = new Rng(1);
   const rows = (t: Int32Array, k: number) => Array.from({ length: n }, (_, i) => t.slice(i * k, (i + 1) * k));
+  const network = [training?.objective, loaded?.objective].find((o) => o?.name === method && o.maskedView);
+  if (network) {
+    const x = tf.tidy(() => tf.div(tf.tensor4d(images.pixels, [n, h, w, c], 'float32'), 255) as tf.Tensor4D);
+    const view = network.maskedView!(x, new Rng(1));
+    const rounds = [];
+    for (const r of view.rounds) rounds.push({ label: r.label, visible: rows((await r.visible.data()) as Int32Array, r.visible.shape[1]) });
+    const reconstruction = view.reconstruction ? Uint8Array.from(await view.reconstruction.data(), (v) => Math.round(255 * v)) : undefined;
+    const words = view.assignments ? rows((await view.assignments.words.data()) as Int32Array, view.assignments.words.shape[1]) : undefined;
+    tf.dispose([x, ...view.rounds.map((r) => r.visible), ...(view.reconstruction ? [view.reconstruction] : []), ...(view.assignments ? [view.assignments.words] : [])]);
+    const step = training?.objective === network ? training.steps : loaded!.checkpoint.step;
+    post({
+      type: 'masks', id, grid: gridSize(network.backbone().config), rounds, network: `${method} after ${step} steps`,
+      ...(reconstruction ? { reconstruction } : {}),
+      ...(words ? { assignments: { words, numWords: view.assignments!.numWords } } : {}),
+    });
+    return;
+  }
+  const config = methodConfig(method, backbone);
+  const tokens = gridOf(method, backbone, images) ** 2;
+  const rng = new Rng(1);
   let rounds: { label: string; visible: Int32Array[] }[];
   if (method === 'moca') {
     const s = moca.maskSizes(config as never, tokens);
     const r = moca.maskingRounds(rng, n, tokens, s);
     rounds = [
-      { label: `round 1 sees ${s.visible1}`, visible: rows(r.visible[0].dataSync() as Int32Array, s.visible1) },
-      { label: `round 2 sees ${s.visible2}`, visible: rows(r.visible[1].dataSync() as Int32Array, s.visible2) },
+      { label: `round 1 sees ${s.visible1}`, visible: rows((await r.visible[0].data()) as Int32Array, s.visible1) },
+      { label: `round 2 sees ${s.visible2}`, visible: rows((await r.visible[1].data()) as Int32Array, s.visible2) },
     ];
     tf.dispose([...r.visible, r.masked, r.keep, r.scored, r.tokenWeights]);
   } else if (typeof config.maskRatio === 'number') {
     const m = randomTokenMask(rng, n, tokens, config.maskRatio);
     const k = m.keep.shape[1];
-    rounds = [{ label: `sees ${k} of ${tokens} (mask ratio ${config.maskRatio})`, visible: rows(m.keep.dataSync() as Int32Array, k) }];
-    tf.dispose([m.keep, m.masked, m.restore]);
+    rounds = [{ label: `sees ${k} of ${tokens} (mask ratio ${config.maskRatio})`, visible: rows((await m.keep.data()) as Int32Array, k) }];
+    tf.dispose([m.keep, m.masked, m.restore, m.mask]);
   } else {
     throw new Error(`${method} masks no tokens (it learns from augmented views${method === 'mfm' ? ', or masks frequencies' : ''})`);
   }
-  post({ type: 'masks', id, grid: gridSize(vit), rounds });
+  post({ type: 'masks', id, grid: gridOf(method, backbone, images), rounds, network: null });
+}
+
+function gridOf(method: string, backbone: string, images: Images): number {
+  const config = methodConfig(method, backbone);
+  return gridSize(vitConfigForImages(config.backbone as never, (config.backboneOverrides ?? {}) as never, images.shape, method));
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
@@ -237,7 +267,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         embed(m.images, m.id).catch(fail);
         break;
       case 'masks':
-        masks(m.images, m.method, m.backbone, m.id);
+        masks(m.images, m.method, m.backbone, m.id).catch(fail);
         break;
       case 'classify':
         classify(m.labelled, m.query, m.id).catch(fail);

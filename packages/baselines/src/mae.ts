@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  blockParamShapes, createVit, layerNorm, linear, makeVariable, param, patchify, randomTokenMask, restoreTokens,
+  blockParamShapes, createVit, layerNorm, linear, makeVariable, param, pasteMaskedPatches, patchify, randomTokenMask, restoreTokens,
   simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, vitConfigForImages, vitForward, xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, parseOrThrow,
   checkBackboneOverrides, vitPresetNames, VitBackboneOverrides, repeatToken,
 } from '@maskedssl/core';
@@ -180,6 +180,20 @@ export const mae: ObjectiveDefinition<typeof MaeConfig> = {
         const latent = vitForward(enc, encoder.params, view!, { keep: m.keep }).tokens;
         const pred = maeDecoderForward(dec, decoder, latent, m.restore);
         return { loss: maePatchLoss(pred, patchify(view!, enc.patchSize), m.mask, config.normPixLoss) };
+      },
+      maskedView(images, rng) {
+        return tf.tidy(() => {
+          const m = randomTokenMask(rng, images.shape[0], n, config.maskRatio);
+          const latent = vitForward(enc, encoder.params, images, { keep: m.keep, inference: true }).tokens;
+          let pred = maeDecoderForward(dec, decoder, latent, m.restore);
+          if (config.normPixLoss) {
+            // The prediction is in normalised pixels: shown with each patch's own mean and spread, as MAE's demo does.
+            const { mean, variance } = tf.moments(patchify(images, enc.patchSize), -1, true);
+            pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(tf.mul(variance, patchDim / (patchDim - 1)), 1e-6))), mean) as tf.Tensor3D;
+          }
+          const visible = tf.keep(m.keep);
+          return { rounds: [{ label: `sees ${visible.shape[1]} of ${n}`, visible }], reconstruction: pasteMaskedPatches(images, pred, m.mask, enc.patchSize) };
+        });
       },
       backbone: () => ({ config: enc, params: encoder.params }),
       dispose: () => tf.dispose(Object.values(all)),

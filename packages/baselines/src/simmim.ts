@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, patchify, randomTokenMask, simpleCropFlip,
+  createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, pasteMaskedPatches, patchify, randomTokenMask, simpleCropFlip,
   splitDecay, vitConfigForImages, vitForward, type ObjectiveDefinition, type ParamTree, type Rng,
   type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
 } from '@maskedssl/core';
@@ -107,6 +107,14 @@ export const simmim: ObjectiveDefinition<typeof SimMimConfig> = {
         const m = randomTokenMask(rng, view!.shape[0], n, config.maskRatio);
         const tokens = vitForward(enc, encoder.params, view!, { mask: m.mask, maskToken }).tokens;
         return { loss: simMimPixelLoss(simMimPredict(head, tokens), patchify(view!, enc.patchSize), m.mask) };
+      },
+      maskedView(images, rng) {
+        return tf.tidy(() => {
+          const m = randomTokenMask(rng, images.shape[0], n, config.maskRatio);
+          const tokens = vitForward(enc, encoder.params, images, { mask: m.mask, maskToken }).tokens;
+          const visible = tf.keep(m.keep);
+          return { rounds: [{ label: `sees ${visible.shape[1]} of ${n}`, visible }], reconstruction: pasteMaskedPatches(images, simMimPredict(head, tokens), m.mask, enc.patchSize) };
+        });
       },
       backbone: () => ({ config: enc, params: encoder.params }),
       dispose: () => tf.dispose(Object.values(all)),

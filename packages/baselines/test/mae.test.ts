@@ -7,7 +7,7 @@ import {
   createMaeDecoder, mae, maeDecoderForward, maeDecoderInput, maePatchLoss, normPixTargets, parseMaeConfig, type MaeConfigInput,
   type MaeDecoderConfig,
 } from '../src/index.js';
-import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory, expectPixelMaskedView } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -168,6 +168,16 @@ describe('mae objective', () => {
     expect(() => build({ ...tiny, backboneOverrides: { ...tiny.backboneOverrides, patchSize: 1 } }, [8, 8, 1])).toThrow(/normPixLoss needs >= 2 pixels per patch/);
     expect(() => build(tiny, [18, 18, 1])).toThrow(/patchSize: imageSize 18 is not divisible by patchSize 4/);
     expect(() => build(tiny, [16, 12, 1])).toThrow(/square/);
+  });
+});
+
+describe('maskedView (the playground)', () => {
+  it('shows the visible patches as they are and the masked ones as predicted, without leaking', async () => {
+    const objective = mae.create(parseMaeConfig(tiny), ctx16());
+    const images = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+    await expectPixelMaskedView(objective, images, 4);
+    images.dispose();
+    objective.dispose();
   });
 });
 

@@ -6,7 +6,7 @@ import {
 import {
   createSimMimHead, parseSimMimConfig, simmim, simMimPixelLoss, simMimPredict, type SimMimConfigInput,
 } from '../src/simmim.js';
-import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
+import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory, expectPixelMaskedView } from './trainer-checks.js';
 
 await initBackend({ log: null });
 
@@ -133,6 +133,16 @@ describe('simmim objective', () => {
     expect(() => build({ ...tiny, maskRatio: 1e-17 }, [16, 16, 1])).toThrow(/maskRatio 1e-17 masks no patch of 16/);
     expect(() => build(tiny, [18, 18, 1])).toThrow(/patchSize: imageSize 18 is not divisible by patchSize 4/);
     expect(() => build(tiny, [16, 12, 1])).toThrow(/square/);
+  });
+});
+
+describe('maskedView (the playground)', () => {
+  it('shows the visible patches as they are and the masked ones as predicted, without leaking', async () => {
+    const objective = simmim.create(parseSimMimConfig(tiny), ctx16());
+    const images = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+    await expectPixelMaskedView(objective, images, 4);
+    images.dispose();
+    objective.dispose();
   });
 });
 

@@ -1,7 +1,7 @@
 // Checks every method's tests run through core's Trainer: a stable tensor count across steps, and the
 // losses of a short run (for "the loss goes down" checks).
 import * as tf from '@tensorflow/tfjs-core';
-import { memoryReporter, parseTrainerConfig, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core/node';
+import { memoryReporter, parseTrainerConfig, Rng, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core/node';
 import { expect } from 'vitest';
 
 export type MakeTrainer = (config: Record<string, unknown>) => { trainer: Trainer; objective: Objective };
@@ -45,3 +45,38 @@ export async function shortRunLosses(make: MakeTrainer, steps: number): Promise<
 }
 
 export const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * A pixel method's maskedView (the playground's See tab): one round of [B, K] visible tokens; a
+ * reconstruction in [0, 1] that equals the image exactly on every visible patch and differs from it on
+ * masked ones; nothing left behind once the caller disposes what it returned.
+ */
+export async function expectPixelMaskedView(objective: Objective, images: tf.Tensor4D, patchSize: number): Promise<void> {
+  const before = tf.memory().numTensors;
+  const view = objective.maskedView!(images, new Rng(3));
+  const [b, h, w, c] = images.shape;
+  const grid = h / patchSize;
+  expect(view.rounds).toHaveLength(1);
+  const visible = (await view.rounds[0]!.visible.array()) as number[][];
+  const recon = view.reconstruction!;
+  expect(recon.shape).toEqual([b, h, w, c]);
+  const [r, x] = [await recon.data(), await images.data()];
+  expect(Math.min(...r)).toBeGreaterThanOrEqual(0);
+  expect(Math.max(...r)).toBeLessThanOrEqual(1);
+  let maskedDiff = 0;
+  for (let i = 0; i < b; i++) {
+    const seen = new Set(visible[i]);
+    for (let t = 0; t < grid * grid; t++) {
+      for (let y = 0; y < patchSize; y++) {
+        for (let xx = 0; xx < patchSize; xx++) {
+          const at = ((i * h + Math.floor(t / grid) * patchSize + y) * w + (t % grid) * patchSize + xx) * c;
+          if (seen.has(t)) expect(r[at]).toBeCloseTo(x[at]!, 6);
+          else maskedDiff += Math.abs(r[at]! - x[at]!);
+        }
+      }
+    }
+  }
+  expect(maskedDiff).toBeGreaterThan(0);
+  tf.dispose([recon, ...view.rounds.map((v) => v.visible)]);
+  expect(tf.memory().numTensors).toBe(before);
+}

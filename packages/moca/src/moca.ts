@@ -28,6 +28,7 @@ import {
   segmentPatchTokens,
   splitDecay,
   vitForward,
+  type MaskedView,
   type Objective,
   type ObjectiveContext,
   type ObjectiveDefinition,
@@ -222,6 +223,21 @@ export class MocaObjective implements Objective {
       loss,
       metrics: { imageLoss, tokenLoss, codebookPerplexity: perplexity, distNorm: tf.reshape(this.codebook.distNormPrev, []) as tf.Scalar },
     };
+  }
+
+  /** The two masking rounds of each image, and the codeword the teacher assigns each token (the targets). */
+  maskedView(images: tf.Tensor4D, rng: Rng): MaskedView {
+    return noGrad(() =>
+      tf.tidy(() => {
+        const tokens = this.patchTokens(vitForward(this.vit, this.teacher.params, images, { inference: true }).tokens);
+        const words = tf.cast(tf.argMax(this.codebook.assign(tokens, this.config.invDelta).codes, -1), 'int32') as tf.Tensor2D;
+        const rounds = maskingRounds(rng, images.shape[0], this.numTokens, this.sizes);
+        return {
+          rounds: rounds.visible.map((visible, r) => ({ label: `round ${r + 1} sees ${visible.shape[1]} of ${this.numTokens}`, visible })),
+          assignments: { words, numWords: this.config.numWords },
+        };
+      }),
+    );
   }
 
   private setPending(p: Pending): void {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileRunStore, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, valueAndGrads, type StepInfo } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { moca, MocaObjective, parseMocaConfig, type MocaConfigInput } from '../src/index.js';
+import { maskSizes, moca, MocaObjective, parseMocaConfig, type MocaConfigInput } from '../src/index.js';
 
 await initBackend({ log: null });
 
@@ -121,6 +121,29 @@ describe('the objective', () => {
     expect(String(warn.mock.calls[0]![0])).toMatch(/^moca: codebook usage perplexity .* at step 0 is below 1000000000/);
     tf.dispose([v1!, v2!]);
     obj.dispose();
+  });
+});
+
+describe('maskedView (the playground)', () => {
+  it("two complementary rounds and the teacher's codeword of every token, without leaking", async () => {
+    const objective = create();
+    const images = views()[0]!;
+    const before = tf.memory().numTensors;
+    const view = objective.maskedView(images, new Rng(3));
+    const [r1, r2] = (await Promise.all(view.rounds.map((r) => r.visible.array()))) as number[][][];
+    const s = maskSizes(parseMocaConfig(tiny), 16);
+    expect(view.rounds.map((r) => r.visible.shape)).toEqual([[8, s.visible1], [8, s.visible2]]);
+    r1!.forEach((row, i) => expect(row.filter((t) => r2![i]!.includes(t))).toEqual([])); // disjoint
+    const words = view.assignments!.words;
+    expect(words.shape).toEqual([8, 16]);
+    expect(words.dtype).toBe('int32');
+    const w = await words.data();
+    expect(Math.min(...w)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...w)).toBeLessThan(view.assignments!.numWords);
+    tf.dispose([words, ...view.rounds.map((r) => r.visible)]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(images);
+    objective.dispose();
   });
 });
 

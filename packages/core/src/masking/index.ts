@@ -8,3 +8,4 @@ export {
 } from './complementary-mask.js';
 export { blockTokenMask, type BlockMaskOptions } from './block-mask.js';
 export { gatherTokens, replaceMasked, restoreTokens } from './gather.js';
+export * from './reconstruction.js';

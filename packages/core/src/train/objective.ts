@@ -46,10 +46,25 @@ export interface Objective {
   afterStep?(info: StepInfo, rng: Rng): void;
   /** The backbone the evaluation harness extracts features from (e.g. the teacher, or the student). */
   backbone(): { config: VitConfig; params: ParamTree };
+  /**
+   * Optional: what the method's student sees and predicts for a batch of raw images, without training
+   * (the playground's See tab). The caller disposes the returned tensors.
+   */
+  maskedView?(images: tf.Tensor4D, rng: Rng): MaskedView;
   /** JSON state beyond variables (e.g. a ring-buffer pointer), saved in checkpoints. */
   getState?(): Record<string, unknown>;
   setState?(state: Record<string, unknown>): void;
   dispose(): void;
+}
+
+/** What a masked-prediction method sees and predicts for a batch (Objective.maskedView). */
+export interface MaskedView {
+  /** Per masking round (one for MAE and SimMIM, two for MOCA): a label and [B, K] visible token indices. */
+  rounds: { label: string; visible: tf.Tensor2D }[];
+  /** [B, H, W, C] in [0, 1]: visible patches as given, masked ones as the method predicts them (pixel methods). */
+  reconstruction?: tf.Tensor4D;
+  /** [B, N] int32: the codeword the teacher assigns each token (MOCA's targets), of `numWords`. */
+  assignments?: { words: tf.Tensor2D; numWords: number };
 }
 
 /** What the trainer tells a method when creating it. */
