@@ -22,7 +22,9 @@ export async function fashionMnistSample(): Promise<Split | null> {
   const get = async (file: string) => {
     const r = await fetch(`data/${file}`);
     if (!r.ok) return null;
-    return decodeIdx(new Uint8Array(await r.arrayBuffer()), file);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    if (bytes[0] !== 0 || bytes[1] !== 0) return null; // a server's fallback page, not the file
+    return decodeIdx(bytes, file);
   };
   const files = await Promise.all(['train-images', 'train-labels', 'test-images', 'test-labels'].map((f) => get(`fashion-mnist-${f}.idx`)));
   if (files.some((f) => f === null)) return null;

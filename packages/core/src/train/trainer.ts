@@ -21,6 +21,7 @@ import { cosineSchedule, type Schedule } from '../optim/schedules.js';
 import { valueAndGrads } from '../optim/value-and-grads.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { isNode } from '../util/runtime.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import { Budget, formatBudget, parseBudget } from './budget.js';
 import { encodeCheckpoint, type LoadedCheckpoint } from './checkpoint-format.js';
 import { assignVariables } from './restore.js';
@@ -329,6 +330,9 @@ export class Trainer {
     );
     try {
       for (;;) {
+        // On backends that compute synchronously (native TensorFlow, wasm) a step's awaits resolve at
+        // once; a turn of the event loop lets signals and a page's messages (pause, stop) in.
+        await yieldToEventLoop();
         if (this.totalSteps !== null && this.step >= this.totalSteps) break;
         if (this.budget.kind === 'time' && elapsed() >= this.budget.seconds) break;
         if (stopSignal) {
