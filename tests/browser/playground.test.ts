@@ -4,7 +4,8 @@
 // tab classifies from a few labelled images, and the See tab draws MOCA's masking rounds.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,37 @@ describe.skipIf(missing !== null)(missing ? `playground in chromium (skipped: ${
     await page.close();
   });
 
+  it("wasm: trains on a folder of the user's images (decoded by the browser)", async () => {
+    // Two class folders of 5 PNGs each, 40x32 RGB: the page scales them to cover 28x28 and makes them grey.
+    const folder = join(dir, 'my-images');
+    for (const [k, name] of ['cats', 'dogs'].entries()) {
+      await mkdir(join(folder, name), { recursive: true });
+      for (let i = 0; i < 5; i++) {
+        const pixels = Buffer.alloc(40 * 32 * 3, (k * 100 + i * 20) % 256);
+        await sharp(pixels, { raw: { width: 40, height: 32, channels: 3 } }).png().toFile(join(folder, name, `${i}.png`));
+      }
+    }
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.selectOption('#dataset', 'folder');
+    await page.setInputFiles('#folder-input', folder);
+    await page.selectOption('#method', 'mae');
+    await page.selectOption('#backend', 'wasm');
+    await page.fill('#budget', '2steps');
+    await page.fill('#batch', '4');
+    await page.fill('#knn-every', '0');
+    await page.click('#start');
+    await page.waitForFunction(() => {
+      const p = (globalThis as unknown as { playground: PageState }).playground;
+      return p.done || p.error !== null;
+    });
+    const s = await read(page);
+    expect(s.error).toBeNull();
+    expect(s.records).toHaveLength(2);
+    expect(await page.textContent('#log')).toContain('training mae: 2 steps, batch 4, 2 steps/epoch'); // 10 images, the last partial batch dropped
+    await page.close();
+  });
+
   // Software WebGL and WebGPU (SwiftShader) are slow on a CPU: fewer steps, no online k-NN, and on
   // WebGPU no classification (the same harness code the other backends run).
   interface Plan { steps: number; knnEvery: number; classify: boolean }
@@ -192,6 +224,16 @@ describe.skipIf(missing !== null)(missing ? `playground in chromium (skipped: ${
         figures.push(`5-shot k-NN ${(100 * c.knnAccuracy!).toFixed(1)}%, logistic ${(100 * c.logisticAccuracy!).toFixed(1)}%`);
       }
       if (shots && backend === 'wasm') await page.screenshot({ path: join(shots, 'use.png') });
+
+      if (backend === 'wasm') {
+        // MOMA distils from the checkpoint loaded in the Use tab (MOCA's, just saved).
+        await page.click('nav button[data-tab="train"]');
+        const t2 = Date.now();
+        const m = await train(page, 'moma', backend, { steps: 2, knnEvery: 0, classify: false });
+        expect(m.error).toBeNull();
+        expect(m.records).toHaveLength(2);
+        figures.push(`moma from the loaded moca: ${((Date.now() - t2) / 1000).toFixed(1)} s for 2 steps`);
+      }
 
       await page.click('nav button[data-tab="see"]');
       await page.click('#draw-masks');

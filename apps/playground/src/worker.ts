@@ -9,7 +9,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import {
   extractFeatures, getObjective, gridSize, knnClassify, lowShot, requireLabels, initBackend, objectiveFromCheckpoint, parseCheckpoint, parseSingleFileCheckpoint, parseTrainerConfig,
-  randomTokenMask, registerObjectivesOf, Rng, sha256Hex, singleFileCheckpoint, Trainer, Uint8Dataset, vitConfigForImages, vitFeatureFn,
+  randomTokenMask, registerObjectivesOf, Rng, setCheckpointReader, sha256Hex, singleFileCheckpoint, Trainer, Uint8Dataset, vitConfigForImages, vitFeatureFn,
   type BackendName, type LoadedCheckpoint, type Objective, type StepRecord,
 } from '@maskedssl/core';
 import * as baselines from '@maskedssl/baselines';
@@ -36,11 +36,18 @@ async function useBackend(name: BackendName): Promise<void> {
   post({ type: 'backend', backend: { name: info.name, ...(info.adapter ? { adapter: info.adapter } : {}), skipped: info.skipped } });
 }
 
-/** Merges user settings over a preset, one level deep (as the CLI does for --set method.x). */
+/** The method's fashion-mnist preset with the chosen backbone (MOMA: the loaded checkpoint as its teacher). */
 function methodConfig(method: string, backbone: string): Record<string, unknown> {
   const def = getObjective(method);
-  return def.configSchema.parse({ ...(def.presets['fashion-mnist'] ?? {}), backbone }) as Record<string, unknown>;
+  const teachers = method === 'moma' && loaded ? { teachers: [{ checkpoint: loaded.checkpoint.path }] } : {};
+  return def.configSchema.parse({ ...(def.presets['fashion-mnist'] ?? {}), backbone, ...teachers }) as Record<string, unknown>;
 }
+
+// Methods that build on checkpoints (MOMA's teacher) read them here: the one loaded in the Use tab.
+setCheckpointReader((path) => {
+  if (loaded && path === loaded.checkpoint.path) return loaded.checkpoint;
+  throw new Error(`checkpoint ${path}: not loaded in this page (load the teacher's checkpoint in the Use tab first)`);
+});
 
 interface Training {
   trainer: Trainer;
