@@ -9,11 +9,13 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extractFeatures, findFashionMnist, initBackend, loadObjective, readIdxFile, Uint8Dataset, vitFeatureFn } from '@maskedssl/core/node';
+import { extractFeatures, findFashionMnist, initBackend, loadObjective, memoryReporter, readIdxFile, Uint8Dataset, vitFeatureFn } from '@maskedssl/core/node';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPretrain } from '../../packages/cli/src/commands/pretrain.js';
 import { registerMethods } from '../../packages/cli/src/methods.js';
+import { resolveRunConfig } from '../../packages/cli/src/run-config.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../../apps/playground', import.meta.url));
@@ -116,6 +118,33 @@ describe.skipIf(missing !== null)(missing ? `playground in chromium (skipped: ${
     expect(s.records.map((r) => r.step)).toEqual(Array.from({ length: s.records.length }, (_, i) => i)); // no step lost or repeated
     expect(s.records.length).toBeLessThan(500);
     expect(await page.textContent('#log')).toMatch(/done: \d+ steps in .* \(stop\)/);
+    await page.close();
+  });
+
+  it("wasm: the Use tab loads a CLI checkpoint folder's two files and embeds as Node does", async () => {
+    const run = join(dir, 'cli-run');
+    const config = resolveRunConfig({ method: 'mae', sets: ['method.backbone=vit-micro/4', 'trainer.batchSize=8'], budget: '1steps', dataset: { name: 'procedural', proceduralTrain: 64, imageSize: 28 } });
+    const { result } = await runPretrain(config, run, { reporter: memoryReporter() });
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.click('nav button[data-tab="use"]');
+    await page.selectOption('#use-backend', 'wasm');
+    await page.setInputFiles('#ckpt-input', ['tensors.safetensors', 'state.json'].map((f) => join(result.checkpoint!, f)));
+    await page.waitForFunction(() => {
+      const p = (globalThis as unknown as { playground: PageState }).playground;
+      return p.loaded !== null || p.error !== null;
+    });
+    expect((await read(page)).loaded).toEqual({ method: 'mae', step: 1 });
+    await page.click('#embed');
+    await page.waitForFunction(() => (globalThis as unknown as { playground: PageState }).playground.features !== null);
+    const inPage = (await read(page)).features!;
+    const { objective } = await loadObjective(run);
+    const { config: vit, params } = objective.backbone();
+    const images = new Uint8Dataset({ name: 'sample', imageShape: [28, 28, 1], pixels: (await readIdxFile(sample)).data, labels: null, numClasses: 0 });
+    const inNode = await extractFeatures(images, vitFeatureFn(vit, params), { indices: [0, 1, 2, 3] });
+    objective.dispose();
+    const scale = Math.max(...inNode.features.map(Math.abs));
+    inNode.features.forEach((v, i) => expect(Math.abs(v - inPage.features[i]!)).toBeLessThan(1e-4 * scale));
     await page.close();
   });
 
