@@ -14,6 +14,7 @@
 // Figures and timings are printed with console.log.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +23,8 @@ import { extractFeatures, heldOutSplit, knnClassify, linearProbe, pixelFeatures,
 import { useBackend } from './helpers.js';
 
 const DIR = '/usr/share/datasets/fashion-mnist';
-const PYTHON = '/work/main/.cache/venv/bin/python';
+// The repository's venv (scripts/setup.sh), wherever the checkout is.
+const PYTHON = fileURLToPath(new URL('../../../.cache/venv/bin/python', import.meta.url));
 const haveData = existsSync(`${DIR}/train-images-idx3-ubyte.gz`) && existsSync(`${DIR}/t10k-labels-idx1-ubyte.gz`);
 function pythonStatus(): string | null {
   if (!existsSync(PYTHON)) return `no Python venv at ${PYTHON}`;

@@ -4,6 +4,7 @@
 // the report's JSON and markdown forms.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { Batch, Dataset } from '../src/data/dataset.js';
@@ -33,7 +34,8 @@ import { useBackend } from './helpers.js';
 
 const backend = await useBackend();
 
-const PYTHON = '/work/main/.cache/venv/bin/python';
+// The repository's venv (scripts/setup.sh), wherever the checkout is.
+const PYTHON = fileURLToPath(new URL('../../../.cache/venv/bin/python', import.meta.url));
 function pythonStatus(): string | null {
   if (!existsSync(PYTHON)) return `no Python venv at ${PYTHON}`;
   const r = spawnSync(PYTHON, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
