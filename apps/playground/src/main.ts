@@ -261,7 +261,8 @@ async function embedImages(images: Images): Promise<{ features: Float32Array; di
 }
 async function neighbours(queries: Images, index: number): Promise<void> {
   const pool = firstImages(split!.train, 2000);
-  const [q, p] = [await embedImages(firstImages({ ...queries, pixels: queries.pixels.slice(index * 784 * queries.shape[2]) }, 1)), await embedImages(pool)];
+  const size = queries.shape.reduce((a, b) => a * b, 1);
+  const [q, p] = [await embedImages(firstImages({ ...queries, pixels: queries.pixels.slice(index * size) }, 1)), await embedImages(pool)];
   const norm = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
   const qn = norm(q.features);
   const scores = Array.from({ length: p.features.length / p.dim }, (_, j) => {
