@@ -53,7 +53,7 @@ describe.skipIf(missing !== null)(missing ? `WebGPU parity (skipped: ${missing})
     const out = await mkdtemp(join(dir, 'switch-'));
     const segment = async (backend: 'tensorflow' | 'webgpu', steps: number, resume: boolean) => {
       await initBackend({ prefer: backend, log: null });
-      const objective = getObjective('mae').create(config.methodConfig as never, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(config.trainer.seed + 1) });
+      const objective = await getObjective('mae').create(config.methodConfig as never, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(config.trainer.seed + 1) });
       const trainer = new Trainer({ objective, method: 'mae', config: config.trainer, dataset, store: fileRunStore(out), reporter: memoryReporter(), handleSignals: false });
       if (resume) await trainer.restore(join(out, 'checkpoints'));
       const r = await trainer.run({ limit: steps });

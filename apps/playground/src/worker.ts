@@ -85,7 +85,7 @@ async function train(r: TrainRequest): Promise<void> {
     knnTest: 500,
   });
   const train = dataset(r.train);
-  const objective = def.create(config as never, { imageShape: r.train.shape, batchSize: r.batchSize, rng: new Rng(r.seed + 1) });
+  const objective = await def.create(config as never, { imageShape: r.train.shape, batchSize: r.batchSize, rng: new Rng(r.seed + 1) });
   const trainer = new Trainer({
     objective,
     method: r.method,
@@ -145,7 +145,7 @@ async function load(files: { name: string; bytes: Uint8Array }[], backend: Backe
     if (!tensors || !state) throw new Error('pick one checkpoint file (.safetensors), or the two files of a checkpoint folder: tensors.safetensors and state.json');
     checkpoint = parseCheckpoint(tensors.bytes, new TextDecoder().decode(state.bytes), await sha256Hex(tensors.bytes), 'the picked checkpoint');
   }
-  const rebuilt = objectiveFromCheckpoint(checkpoint);
+  const rebuilt = await objectiveFromCheckpoint(checkpoint);
   loaded?.objective.dispose();
   loaded = { objective: rebuilt.objective, checkpoint };
   const { config } = rebuilt.objective.backbone();

@@ -10,7 +10,7 @@ import { linear } from '../src/nn/linear.js';
 import { splitDecay } from '../src/optim/param-groups.js';
 import { cosineMomentum } from '../src/optim/schedules.js';
 import { EmaTeacher } from '../src/teacher/ema-teacher.js';
-import type { ObjectiveDefinition } from '../src/train/objective.js';
+import type { Objective, ObjectiveDefinition } from '../src/train/objective.js';
 import { parseVitConfig, numPatches } from '../src/vit/config.js';
 import { createVit, vitForward } from '../src/vit/vit.js';
 
@@ -23,12 +23,12 @@ const ToyConfig = z
   })
   .strict();
 
-export const toyObjective: ObjectiveDefinition<typeof ToyConfig> = {
+export const toyObjective = {
   name: 'toy',
   summary: 'masked regression of EMA-teacher tokens (test objective)',
   configSchema: ToyConfig,
   presets: {},
-  create(config, ctx) {
+  create(config, ctx): Objective {
     const [h, , c] = ctx.imageShape;
     const vitConfig = parseVitConfig({ imageSize: h, patchSize: 4, inChannels: c, embedDim: config.embedDim, depth: config.depth, numHeads: 2 });
     const student = createVit(vitConfig, ctx.rng, 'toy-student');
@@ -69,4 +69,4 @@ export const toyObjective: ObjectiveDefinition<typeof ToyConfig> = {
       },
     };
   },
-};
+} satisfies ObjectiveDefinition<typeof ToyConfig>;

@@ -20,7 +20,7 @@ const dataset = proceduralDataset({ count: 96, seed: 1, size: 16 });
 const tmp = () => mkdtemp(join(tmpdir(), 'maskedssl-train-'));
 
 function makeTrainer(config: TrainerConfigInput, outDir?: string, methodConfig: Record<string, unknown> = {}) {
-  const def = getObjective('toy');
+  const def = toyObjective;
   const parsed = parseTrainerConfig({ batchSize: 8, lr: 1e-3, warmup: 0.2, clipGradNorm: 1, ...config });
   const objective = def.create(def.configSchema.parse(methodConfig), { imageShape: [16, 16, 1], batchSize: 8, rng: new Rng(42) });
   const reporter = memoryReporter();
@@ -156,7 +156,7 @@ describe('trainer', () => {
     // the real speed.
     let clock = 0;
     let calls = 0;
-    const def = getObjective('toy');
+    const def = toyObjective;
     const objective = def.create(def.configSchema.parse({}), { imageShape: [16, 16, 1], batchSize: 8, rng: new Rng(42) });
     const after = objective.afterStep?.bind(objective);
     objective.afterStep = (info, rng) => {

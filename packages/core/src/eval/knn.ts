@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabelledFeatures } from './extract-features.js';
 import { yieldToEventLoop } from '../util/yield.js';
+import { l2Normalize } from '../nn/l2-normalize.js';
 
 export interface KnnOptions {
   /** Neighbour counts to score (default [20, 10]); all from one top-max(k) search. */
@@ -59,11 +60,6 @@ export function inferNumClasses(sets: { labels: Int32Array; numClasses?: number 
   return c;
 }
 
-/** Row-wise L2 normalisation on the backend: x / max(||x||_2, 1e-12). */
-export function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12)) as tf.Tensor2D);
-}
-
 /** Weighted k-NN top-1 accuracy of `test` against `train` for every k of `options.ks`. */
 export async function knnClassify(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): Promise<KnnResult> {
   const ks = [...(options.ks ?? [20, 10])];
@@ -88,13 +84,13 @@ export async function knnClassify(train: LabelledFeatures, test: LabelledFeature
   const correct = ks.map(() => 0);
   const votes = new Float64Array(numClasses);
   const weights = new Float64Array(kMax);
-  const trainT = tf.tidy(() => l2NormalizeRows(tf.tensor2d(train.features, [train.n, train.dim], 'float32')));
+  const trainT = tf.tidy(() => l2Normalize(tf.tensor2d(train.features, [train.n, train.dim], 'float32')));
   try {
     for (let start = 0; start < nTest; start += chunk) {
       await yieldToEventLoop();
       const rows = Math.min(chunk, nTest - start);
       const { values, indices } = tf.tidy(() => {
-        const q = l2NormalizeRows(tf.tensor2d(test.features.subarray(start * test.dim, (start + rows) * test.dim), [rows, test.dim], 'float32'));
+        const q = l2Normalize(tf.tensor2d(test.features.subarray(start * test.dim, (start + rows) * test.dim), [rows, test.dim], 'float32'));
         const sim = tf.matMul(q, trainT, false, true);
         return tf.topk(sim, kMax, true);
       });

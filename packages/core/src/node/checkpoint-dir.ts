@@ -5,7 +5,7 @@
 // created) verifies the format, the hash and the tensor list, and also reads a single-file checkpoint
 // (one .safetensors file, as the browser playground downloads).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
@@ -152,17 +152,5 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   return decode(where, (f) => contents.get(f)!);
 }
 
-/** loadCheckpoint with synchronous reads (for a method that reads checkpoints while it is created). */
-export function loadCheckpointSync(path: string): LoadedCheckpoint {
-  const where = resolve(path);
-  return decode(where, (f) => {
-    try {
-      return readFileSync(f);
-    } catch (e) {
-      throw cannotRead(where, f, e);
-    }
-  });
-}
-
 // Methods that build on other checkpoints (MOMA's teachers) read them through core's reader.
-setCheckpointReader(loadCheckpointSync);
+setCheckpointReader(loadCheckpoint);

@@ -1,7 +1,8 @@
 // The contract between an SSL method and the trainer. A method is one object that declares its views
 // (augmentation pipelines), its learnable parameter groups, every variable it checkpoints, the loss of
-// a batch of views, the work after each optimiser step (EMA teacher, codebook), and the backbone the
-// evaluation harness reads. The trainer owns the loop, the optimiser, schedules and checkpoints.
+// a batch of views, its momentum (EMA) pairs, the work after each optimiser step (a queue, a codebook),
+// and the backbone the evaluation harness reads. The trainer owns the loop, the optimiser, schedules
+// (the momentum schedule included) and checkpoints.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
 import type { AugmentStepInput } from '../augment/pipeline.js';
@@ -9,6 +10,7 @@ import type { ParamTree, VariableTree } from '../nn/params.js';
 import type { ParamGroup } from '../optim/adamw.js';
 import type { Rng } from '../util/rng.js';
 import type { VitConfig } from '../vit/config.js';
+import type { MomentumPairs } from './momentum.js';
 
 /** Where training stands; schedules inside a method (e.g. EMA momentum) read it. */
 export interface StepInfo {
@@ -42,8 +44,10 @@ export interface Objective {
    * tensors, keep nothing. `rng` is the run's generator (for masks), checkpointed by the trainer.
    */
   loss(views: tf.Tensor4D[], info: StepInfo, rng: Rng): LossResult;
-  /** After each optimiser step (EMA teacher update, codebook update...). Runs inside tf.tidy. */
+  /** After each optimiser step, before the momentum update (a queue or codebook update...). Runs inside tf.tidy. */
   afterStep?(info: StepInfo, rng: Rng): void;
+  /** The EMA teachers and the students they follow; the trainer moves them after every step (see momentum.ts). */
+  momentumPairs?(): MomentumPairs;
   /** The backbone the evaluation harness extracts features from (e.g. the teacher, or the student). */
   backbone(): { config: VitConfig; params: ParamTree };
   /**
@@ -87,5 +91,6 @@ export interface ObjectiveDefinition<S extends z.ZodType = z.ZodType> {
   presets: Record<string, Record<string, unknown>>;
   /** Trainer settings that go with a preset (lr, batch size...), merged under user settings. */
   trainerPresets?: Record<string, Record<string, unknown>>;
-  create(config: z.output<S>, context: ObjectiveContext): Objective;
+  /** Builds the method; may be async (e.g. to read the checkpoints it builds on). */
+  create(config: z.output<S>, context: ObjectiveContext): Objective | Promise<Objective>;
 }

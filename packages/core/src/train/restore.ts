@@ -48,7 +48,7 @@ export type RunInfo = z.infer<typeof RunInfo>;
  * `loadObjective(path)` of '@maskedssl/core/node' reads the checkpoint first.
  * The caller disposes the objective.
  */
-export function objectiveFromCheckpoint(checkpoint: LoadedCheckpoint): { objective: Objective; run: RunInfo; checkpoint: LoadedCheckpoint } {
+export async function objectiveFromCheckpoint(checkpoint: LoadedCheckpoint): Promise<{ objective: Objective; run: RunInfo; checkpoint: LoadedCheckpoint }> {
   const parsed = RunInfo.safeParse(checkpoint.state.run);
   if (!parsed.success) throw new Error(`checkpoint ${checkpoint.path}: it does not record its run (method, config, image shape); was it written by 'maskedssl pretrain'?`);
   const run = parsed.data;
@@ -57,7 +57,7 @@ export function objectiveFromCheckpoint(checkpoint: LoadedCheckpoint): { objecti
   if (!config.success) {
     throw new Error(`checkpoint ${checkpoint.path}: its ${run.method} config no longer validates (${config.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
   }
-  const objective = def.create(config.data, { imageShape: run.imageShape, batchSize: run.batchSize, rng: new Rng(0) });
+  const objective = await def.create(config.data, { imageShape: run.imageShape, batchSize: run.batchSize, rng: new Rng(0) });
   try {
     assignVariables(objective.variables(), checkpoint);
     const state = checkpoint.state.objective;

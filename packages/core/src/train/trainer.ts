@@ -26,6 +26,7 @@ import { Budget, formatBudget, parseBudget } from './budget.js';
 import { encodeCheckpoint, type LoadedCheckpoint } from './checkpoint-format.js';
 import { assignVariables } from './restore.js';
 import type { Objective, StepInfo } from './objective.js';
+import { updateMomentumPairs } from './momentum.js';
 import { consoleReporter, memoryReporter, type ProgressReporter, type StepRecord } from './progress.js';
 
 export const TrainerConfig = z
@@ -381,7 +382,11 @@ export class Trainer {
         this.optimizer.step(clipped ? clipped.grads : grads, hyper);
         if (clipped) metricValues.gradNorm = (await clipped.norm.data())[0]!;
         tf.dispose([...Object.values(grads), ...(clipped ? [...Object.values(clipped.grads), clipped.norm] : [])]);
-        tf.tidy(() => this.objective.afterStep?.(info, this.rng));
+        tf.tidy(() => {
+          this.objective.afterStep?.(info, this.rng);
+          const momentum = this.objective.momentumPairs?.();
+          if (momentum) updateMomentumPairs(momentum, info);
+        });
         losses.push(loss);
         this.step++;
         const stepSeconds = (now() - stepStart) / 1000;

@@ -15,6 +15,22 @@ export const VitBackboneOverrides = z
 export type VitBackboneOverrides = z.infer<typeof VitBackboneOverrides>;
 
 /**
+ * The two config fields every method names its encoder with, defaulting to `preset`: spread them into
+ * the method's z.object and call checkBackboneOverrides in its superRefine; create() turns them into
+ * a ViT config for the training images with vitConfigForImages.
+ *
+ * @example z.object({ ...backboneFields('vit-base/16'), maskRatio: z.number() })
+ */
+export function backboneFields(preset: VitPresetName) {
+  return {
+    /** Encoder preset; its image size and channels are replaced by the data's. */
+    backbone: z.enum(vitPresetNames).default(preset),
+    /** Shape fields overridden on the preset (patchSize, embedDim, depth, numHeads, mlpRatio). */
+    backboneOverrides: VitBackboneOverrides.default({}),
+  };
+}
+
+/**
  * For a config's superRefine: adds an issue at `backboneOverrides.<field>` for every rule of the
  * encoder's ViT config that the preset with these overrides breaks (the image size is the data's, so
  * it stands in as one patch until create()).
