@@ -11,7 +11,8 @@
 // images of the batch are the negatives). BatchNorm runs in training mode on batch statistics, per view
 // (the reference calls the encoder once per view, so each view's batch has its own statistics).
 // The "random patch projection" (--stop-grad-conv1): the patch embedding is frozen at its random init.
-// After each optimiser step the momentum encoder moves with the cosine momentum schedule 0.99 -> 1.
+// After each optimiser step the momentum encoder moves with the cosine momentum schedule 0.99 -> 1
+// (declared as a momentum pair; the trainer applies it with m(step + 1), as the reference does).
 // Initialisation as vits.py: xavier-uniform linears with q, k and v treated as separate matrices,
 // zero biases, unit LayerNorm scales, N(0, 1e-6) class token, fixed 2-D sin-cos positions with a zero
 // row at the CLS slot (core's createVit), xavier-uniform patch projection (core's createVit: fan-in
@@ -27,21 +28,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  asymmetricPair, cosineMomentum, createVit, EmaTeacher, linear, makeVariable, param, VitConfig, vitConfigForImages, vitFeatures, vitForward,
-  type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
-  type VariableTree, parseOrThrow, noGrad,
-  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  asymmetricPair, backboneFields, checkBackboneOverrides, checkMomentum, createMlpHead, createVit, EmaTeacher, infoNce, mlpHeadForward,
+  momentumFields, noGrad, parseOrThrow, prefixed, VitConfig, vitConfigForImages, vitFeatures, vitForward,
+  type MlpHeadConfig, type MomentumPairs, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree,
+  type VariableTree,
 } from '@maskedssl/core';
 
 const OWNER = 'mocov3';
-/** torch.nn.BatchNorm1d's default eps. */
-export const BATCH_NORM_EPS = 1e-5;
 
 export const MocoV3Config = z
   .object({
     /** Encoder preset (the reference's ViT recipe: vit_small); image size and channels come from the data. */
-    backbone: z.enum(vitPresetNames).default('vit-small/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-small/16'),
     /** Image feature fed to the projector: the class token after the final norm, as the reference (timm's ViT head input). */
     pool: z.enum(['cls', 'avg']).default('cls'),
     /** Output width of projector and predictor (`--moco-dim`). */
@@ -52,10 +50,8 @@ export const MocoV3Config = z
     predictorHiddenDim: z.number().int().positive().default(4096),
     /** Softmax temperature T (`--moco-t`; the ViT recipe's 0.2, the argument's default is 1). */
     temperature: z.number().positive().default(0.2),
-    /** Momentum of the momentum encoder at step 0 (`--moco-m`)... */
-    momentum: z.number().min(0).max(1).default(0.99),
-    /** ...rising along a half cosine to this at the end (`--moco-m-cos`: 1); = momentum for a constant one. */
-    momentumEnd: z.number().min(0).max(1).default(1),
+    /** Momentum encoder: `--moco-m` 0.99 at step 0, rising along a half cosine to 1 (`--moco-m-cos`). */
+    ...momentumFields(0.99, 1),
     /** Random patch projection (`--stop-grad-conv1`, on in the ViT recipe): patch embedding frozen at init. */
     freezePatchEmbed: z.boolean().default(true),
     /** Smallest crop area fraction of both views (`--crop-min`; the ViT recipe keeps the default 0.08). */
@@ -63,7 +59,7 @@ export const MocoV3Config = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.momentumEnd < c.momentum) ctx.addIssue({ code: 'custom', path: ['momentumEnd'], message: `momentumEnd ${c.momentumEnd} is below momentum ${c.momentum}` });
+    checkMomentum(c, ctx);
     checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
   });
 export type MocoV3Config = z.output<typeof MocoV3Config>;
@@ -74,90 +70,23 @@ export function parseMocoV3Config(input: unknown): MocoV3Config {
   return parseOrThrow(MocoV3Config, input, 'mocov3 config');
 }
 
-/**
- * BatchNorm1d in training mode on x [N, C]: (x - mean) / sqrt(var + eps) over the batch axis, the
- * variance biased (as torch normalises), then `* weight + bias` when given (affine). A new tensor.
- */
-export function batchNorm(x: tf.Tensor2D, weight?: tf.Tensor, bias?: tf.Tensor, eps = BATCH_NORM_EPS): tf.Tensor2D {
-  if ((weight === undefined) !== (bias === undefined)) throw new Error('batchNorm: give both weight and bias, or neither');
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, 0, true);
-    const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-    return (weight && bias ? tf.add(tf.mul(y, weight), bias) : y) as tf.Tensor2D;
-  });
-}
-
-/** Shape of one of MoCo v3's MLP heads (`_build_mlp(numLayers, inDim, hiddenDim, outDim)`, last BN on). */
-export interface MlpHeadConfig {
-  numLayers: number;
-  inDim: number;
-  hiddenDim: number;
-  outDim: number;
+/** The reference's `_build_mlp(numLayers, inDim, hiddenDim, outDim)`: linears without bias, BN after each, the last without affine. */
+export function mocoV3Head(numLayers: number, inDim: number, hiddenDim: number, outDim: number): MlpHeadConfig {
+  const dims = [inDim, ...Array.from({ length: numLayers - 1 }, () => hiddenDim), outDim];
+  return { dims, bias: false, batchNorm: 'all', activation: 'relu', init: 'torch-default' };
 }
 
 /**
- * Variables of an MLP head, named as the reference's nn.Sequential: layer l's linear is
- * `<prefix>.<3l>.weight` ([in, out], no bias), its BN `<prefix>.<3l+1>.{weight,bias}`; the last BN has
- * no affine parameters. Linears as torch's default init (U(+-1/sqrt(fan_in))), BN scale 1, shift 0.
- */
-export function createMlpHead(prefix: string, c: MlpHeadConfig, rng: Rng, owner = OWNER): VariableTree {
-  if (!(Number.isInteger(c.numLayers) && c.numLayers >= 1)) throw new Error(`createMlpHead: numLayers must be a positive integer, got ${c.numLayers}`);
-  const v: VariableTree = {};
-  for (let l = 0; l < c.numLayers; l++) {
-    const d1 = l === 0 ? c.inDim : c.hiddenDim;
-    const d2 = l === c.numLayers - 1 ? c.outDim : c.hiddenDim;
-    const w = `${prefix}.${3 * l}.weight`;
-    const bound = 1 / Math.sqrt(d1);
-    v[w] = makeVariable(owner, w, [d1, d2], rng.uniformArray(d1 * d2, -bound, bound));
-    if (l < c.numLayers - 1) {
-      v[`${prefix}.${3 * l + 1}.weight`] = makeVariable(owner, `${prefix}.${3 * l + 1}.weight`, [d2], 'ones');
-      v[`${prefix}.${3 * l + 1}.bias`] = makeVariable(owner, `${prefix}.${3 * l + 1}.bias`, [d2], 'zeros');
-    }
-  }
-  return v;
-}
-
-/** MLP head forward on x [N, inDim] -> [N, outDim], BN on the batch statistics of x. */
-export function mlpHeadForward(prefix: string, numLayers: number, params: ParamTree, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    let h = x;
-    for (let l = 0; l < numLayers; l++) {
-      h = linear(h, param(params, `${prefix}.${3 * l}.weight`)) as tf.Tensor2D;
-      if (l < numLayers - 1) h = tf.relu(batchNorm(h, param(params, `${prefix}.${3 * l + 1}.weight`), param(params, `${prefix}.${3 * l + 1}.bias`)));
-      else h = batchNorm(h);
-    }
-    return h;
-  });
-}
-
-/** Rows divided by their L2 norm, clamped at 1e-12 (torch.nn.functional.normalize). */
-function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12));
-}
-
-/**
- * The reference's contrastive_loss: q, k [N, C] are L2-normalised, logits = q kᵀ / T, the cross
- * entropy with target i for row i (k_i is q_i's positive, the other keys its negatives), averaged over
- * rows, times 2T. A new scalar.
+ * The reference's contrastive_loss: InfoNCE of q against k (in-batch negatives, L2-normalised rows)
+ * times 2T. A new scalar.
  */
 export function contrastiveLoss(q: tf.Tensor2D, k: tf.Tensor2D, temperature: number): tf.Scalar {
-  if (q.shape.join() !== k.shape.join()) throw new Error(`contrastiveLoss: q [${q.shape}] and k [${k.shape}] differ`);
-  if (!(temperature > 0)) throw new Error(`contrastiveLoss: temperature must be > 0, got ${temperature}`);
-  return tf.tidy(() => {
-    const n = q.shape[0];
-    const logits = tf.div(tf.matMul(l2Normalize(q), l2Normalize(k), false, true), temperature);
-    const ce = tf.neg(tf.div(tf.sum(tf.mul(tf.logSoftmax(logits), tf.eye(n))), n));
-    return tf.mul(ce, 2 * temperature) as tf.Scalar;
-  });
+  return tf.tidy(() => tf.mul(infoNce(q, k, { temperature }).loss, 2 * temperature) as tf.Scalar);
 }
 
 /** The symmetric MoCo v3 loss: each view's query against the other view's key, ctr(q1, k2) + ctr(q2, k1). */
 export function mocoV3Loss(q1: tf.Tensor2D, q2: tf.Tensor2D, k1: tf.Tensor2D, k2: tf.Tensor2D, temperature: number): tf.Scalar {
   return tf.tidy(() => tf.add(contrastiveLoss(q1, k2, temperature), contrastiveLoss(q2, k1, temperature)) as tf.Scalar);
-}
-
-function prefixed(prefix: string, tree: VariableTree): VariableTree {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
 }
 
 export class MocoV3Objective implements Objective {
@@ -203,8 +132,8 @@ export class MocoV3Objective implements Objective {
       vit.params['patch_embed.proj.bias']!.trainable = false;
     }
     this.backboneParams = vit.params;
-    this.projectorConfig = { numLayers: 3, inDim: d, hiddenDim: c.projectorHiddenDim, outDim: c.outDim };
-    this.predictorConfig = { numLayers: 2, inDim: c.outDim, hiddenDim: c.predictorHiddenDim, outDim: c.outDim };
+    this.projectorConfig = mocoV3Head(3, d, c.projectorHiddenDim, c.outDim);
+    this.predictorConfig = mocoV3Head(2, c.outDim, c.predictorHiddenDim, c.outDim);
     this.encoder = { ...vit.params, ...createMlpHead('head', this.projectorConfig, rng, `${OWNER}-base`) };
     this.predictor = createMlpHead('predictor', this.predictorConfig, rng, OWNER);
     this.momentumEncoder = new EmaTeacher(this.encoder, `${OWNER}-momentum`);
@@ -240,8 +169,8 @@ export class MocoV3Objective implements Objective {
     if (v1.shape[0] < 2) throw new Error(`mocov3: a batch of ${v1.shape[0]} image: needs >= 2 (batch-norm statistics, negatives)`);
     return tf.tidy(() => {
       const x = tf.concat([v1, v2], 0);
-      const p = this.projectorConfig.numLayers;
-      const r = this.predictorConfig.numLayers;
+      const p = this.projectorConfig;
+      const r = this.predictorConfig;
       const [f1, f2] = tf.split(this.features(this.encoder, x), 2, 0) as [tf.Tensor2D, tf.Tensor2D];
       const query = (f: tf.Tensor2D) => mlpHeadForward('predictor', r, this.predictor, mlpHeadForward('head', p, this.encoder, f));
       // The keys are targets only: computed off the gradient tape, the ViT with the fused inference ops.
@@ -260,14 +189,9 @@ export class MocoV3Objective implements Objective {
     return { loss: mocoV3Loss(q1, q2, k1, k2, this.config.temperature) };
   }
 
-  /**
-   * The momentum update with m(step + 1): the reference updates at the start of iteration s + 1 with
-   * m(s + 1), before computing that iteration's keys, which is this same update (its update at s = 0
-   * is a no-op on the identical copies). The last step's m(total) = 1 is skipped, as there.
-   */
-  afterStep(info: StepInfo): void {
-    const next = Math.min(info.step + 1, info.totalSteps);
-    this.momentumEncoder.update(this.encoder, cosineMomentum(next, info.totalSteps, this.config.momentum, this.config.momentumEnd));
+  /** The momentum encoder follows backbone + projector (the trainer applies the schedule, see momentum.ts). */
+  momentumPairs(): MomentumPairs {
+    return { pairs: [{ student: this.encoder, teacher: this.momentumEncoder }], momentum: this.config.momentum, momentumEnd: this.config.momentumEnd };
   }
 
   /**
@@ -284,13 +208,12 @@ export class MocoV3Objective implements Objective {
   }
 }
 
-export const mocov3: ObjectiveDefinition<typeof MocoV3Config> = {
+export const mocov3 = {
   name: 'mocov3',
   summary: "MoCo v3 (Chen, Xie & He 2021): a view's query predicts the other view's momentum-encoder key among the batch's (symmetric InfoNCE)",
   configSchema: MocoV3Config,
   presets: {
-    // 28x28x1, 7x7 tokens: the vit-mini/4 of the MOCA and MAE presets; heads 4x the encoder's width
-    // (512 hidden for a 128-wide encoder; the reference's 4096 is 5-10x its 384/768), the reference's
+    // 28x28x1, 7x7 tokens (vit-mini/4); heads 4x the encoder's width (512 hidden for a 128-wide encoder; the reference's 4096 is 5-10x its 384/768), the reference's
     // 256 out. Crops from 20% of the area, as MOCA's and MAE's views: the ViT recipe's 8% of a 28x28
     // image is an 8x8 patch of pixels, 2x2 tokens.
     'fashion-mnist': { backbone: 'vit-mini/4', projectorHiddenDim: 512, predictorHiddenDim: 512, outDim: 256, cropMinScale: 0.2 },
@@ -305,4 +228,4 @@ export const mocov3: ObjectiveDefinition<typeof MocoV3Config> = {
     'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 0, warmup: 40 / 300, weightDecay: 0.1, betas: [0.9, 0.999] },
   },
   create: (config, context) => new MocoV3Objective(config, context),
-};
+} satisfies ObjectiveDefinition<typeof MocoV3Config>;

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  AdamW, applyPipeline, batchToTensors, initBackend, parseTrainerConfig, proceduralDataset, Rng, valueAndGrads, vitParamShapes, type ObjectiveContext,
+  AdamW, applyPipeline, batchToTensors, createMlpHead, initBackend, mlpHeadForward, parseTrainerConfig, proceduralDataset, Rng, updateMomentumPairs, valueAndGrads, vitParamShapes, type ObjectiveContext,
   } from '@maskedssl/core/node';
 import {
-  batchNorm, contrastiveLoss, createMlpHead, mlpHeadForward, mocov3, mocoV3Loss, MocoV3Objective, parseMocoV3Config,
+  contrastiveLoss, mocov3, mocoV3Head, mocoV3Loss, MocoV3Objective, parseMocoV3Config,
   type MocoV3ConfigInput,
 } from '../src/index.js';
 import { expectNoTensorLeak, mean, shortRunLosses, trainerFactory } from './trainer-checks.js';
@@ -76,26 +76,14 @@ describe('contrastiveLoss', () => {
   });
 
   it('refuses mismatched shapes and a non-positive temperature', () => {
-    expect(() => contrastiveLoss(tf.zeros([4, 3]), tf.zeros([4, 2]), 0.2)).toThrow(/q \[4,3\] and k \[4,2\]/);
+    expect(() => contrastiveLoss(tf.zeros([4, 3]), tf.zeros([4, 2]), 0.2)).toThrow(/query \[4,3\] and key \[4,2\]/);
     expect(() => contrastiveLoss(tf.ones([4, 3]), tf.ones([4, 3]), 0)).toThrow(/temperature/);
   });
 });
 
-describe('batch norm and the MLP heads', () => {
-  it('normalises each column by its batch mean and biased variance, then scales and shifts', () => {
-    const x = tf.tensor2d([[1, 2], [3, 6], [5, 10]]);
-    // Column 0: mean 3, biased var 8/3; column 1: mean 6, biased var 32/3.
-    const s0 = Math.sqrt(8 / 3 + 1e-5);
-    const s1 = Math.sqrt(32 / 3 + 1e-5);
-    const plain = Array.from(batchNorm(x).dataSync());
-    [-2 / s0, -4 / s1, 0, 0, 2 / s0, 4 / s1].forEach((w, i) => expect(plain[i]).toBeCloseTo(w, 5));
-    const affine = Array.from(batchNorm(x, tf.tensor1d([2, 0.5]), tf.tensor1d([1, -1])).dataSync());
-    [1 - 4 / s0, -1 - 2 / s1, 1, -1, 1 + 4 / s0, -1 + 2 / s1].forEach((w, i) => expect(affine[i]).toBeCloseTo(w, 5));
-    expect(() => batchNorm(x, tf.ones([2]))).toThrow(/both weight and bias/);
-  });
-
+describe('the MLP heads (core\'s createMlpHead with mocoV3Head)', () => {
   it('names the variables as the reference nn.Sequential, without linear biases or last-BN affine', () => {
-    const head = createMlpHead('head', { numLayers: 3, inDim: 8, hiddenDim: 12, outDim: 4 }, new Rng(1), 'test');
+    const head = createMlpHead('head', mocoV3Head(3, 8, 12, 4), new Rng(1), 'test');
     expect(Object.fromEntries(Object.entries(head).map(([k, v]) => [k, v.shape]))).toEqual({
       'head.0.weight': [8, 12], 'head.1.weight': [12], 'head.1.bias': [12],
       'head.3.weight': [12, 12], 'head.4.weight': [12], 'head.4.bias': [12],
@@ -106,13 +94,13 @@ describe('batch norm and the MLP heads', () => {
     expect(Math.max(...w)).toBeLessThanOrEqual(1 / Math.sqrt(12));
     expect(Math.max(...w)).toBeGreaterThan(0.8 / Math.sqrt(12));
     expect(Array.from(head['head.1.weight']!.dataSync()).every((v) => v === 1)).toBe(true);
-    const pred = createMlpHead('predictor', { numLayers: 2, inDim: 4, hiddenDim: 6, outDim: 4 }, new Rng(2), 'test');
+    const pred = createMlpHead('predictor', mocoV3Head(2, 4, 6, 4), new Rng(2), 'test');
     expect(Object.keys(pred)).toEqual(['predictor.0.weight', 'predictor.1.weight', 'predictor.1.bias', 'predictor.3.weight']);
   });
 
   it('ends on a non-affine BN: each output column has batch mean 0 and variance ~1', () => {
-    const head = createMlpHead('head', { numLayers: 3, inDim: 8, hiddenDim: 16, outDim: 5 }, new Rng(3), 'test');
-    const y = mlpHeadForward('head', 3, head, tf.tensor2d(new Rng(4).normalArray(10 * 8), [10, 8]));
+    const head = createMlpHead('head', mocoV3Head(3, 8, 16, 5), new Rng(3), 'test');
+    const y = mlpHeadForward('head', mocoV3Head(3, 8, 16, 5), head, tf.tensor2d(new Rng(4).normalArray(10 * 8), [10, 8]));
     expect(y.shape).toEqual([10, 5]);
     const { mean, variance } = tf.moments(y, 0);
     Array.from(mean.dataSync()).forEach((m) => expect(m).toBeCloseTo(0, 5));
@@ -226,13 +214,13 @@ describe('mocov3 objective', () => {
     mom.assign(tf.fill(mom.shape, 1));
     const before = Array.from(vars['momentum_encoder.blocks.0.attn.qkv.weight']!.dataSync());
     // Step 0 of 2: m(1) = 1 - (1 - 0.9) * (cos(pi / 2) + 1) / 2 = 0.95 -> 0.95 * 1 + 0.05 * 3 = 1.1.
-    tf.tidy(() => objective.afterStep(info(0, 2)));
+    tf.tidy(() => updateMomentumPairs(objective.momentumPairs(), info(0, 2)));
     Array.from(mom.dataSync()).forEach((v) => expect(v).toBeCloseTo(1.1, 6));
     expect(Array.from(base.dataSync()).every((v) => v === 3)).toBe(true);
     // Where base and momentum agree, nothing moves (up to rounding).
     Array.from(vars['momentum_encoder.blocks.0.attn.qkv.weight']!.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(before[i]!, 6));
     // The last step: m(2) = 1, no update.
-    tf.tidy(() => objective.afterStep(info(1, 2)));
+    tf.tidy(() => updateMomentumPairs(objective.momentumPairs(), info(1, 2)));
     Array.from(mom.dataSync()).forEach((v) => expect(v).toBeCloseTo(1.1, 6));
     objective.dispose();
 
@@ -241,7 +229,7 @@ describe('mocov3 objective', () => {
     const cv = constant.variables();
     cv['base_encoder.head.0.weight']!.assign(tf.fill(cv['base_encoder.head.0.weight']!.shape, 3));
     cv['momentum_encoder.head.0.weight']!.assign(tf.fill(cv['momentum_encoder.head.0.weight']!.shape, 1));
-    tf.tidy(() => constant.afterStep(info(7, 10)));
+    tf.tidy(() => updateMomentumPairs(constant.momentumPairs(), info(7, 10)));
     Array.from(cv['momentum_encoder.head.0.weight']!.dataSync()).forEach((v) => expect(v).toBeCloseTo(1.2, 6));
     constant.dispose();
   });
@@ -259,7 +247,7 @@ describe('mocov3 objective', () => {
       losses.push(value(loss));
       optimizer.step(grads, { lr: 2e-3, weightDecay: 0.1 });
       tf.dispose([loss, ...Object.values(grads)]);
-      tf.tidy(() => objective.afterStep(info(step, 1000)));
+      tf.tidy(() => updateMomentumPairs(objective.momentumPairs(), info(step, 1000)));
     }
     // About 2.2 -> 0.5: queries learn to pick their own image's key among the 16.
     expect(losses[19]!).toBeLessThan(0.5 * losses[0]!);

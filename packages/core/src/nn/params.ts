@@ -74,3 +74,8 @@ export async function readParams(params: ParamTree): Promise<Record<string, { sh
   }
   return out;
 }
+
+/** The record with `prefix` before every name (a sub-model's variables inside a method's state dict). */
+export function prefixed<T extends tf.Tensor>(prefix: string, tree: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
+}
