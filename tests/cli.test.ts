@@ -1,15 +1,16 @@
 // The maskedssl CLI end to end on the procedural dataset: bad input gives one line and a non-zero exit;
 // pretrain -> eval -> embed -> export -> bench write what they promise; SIGINT checkpoints and resumes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors, initBackend } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomInitLike } from '../packages/cli/src/features.js';
-import { main } from '../packages/cli/src/main.js';
+import { isThisFile, main } from '../packages/cli/src/main.js';
+import { NoiseFilter } from '../packages/cli/src/quiet.js';
 
 await initBackend({ log: null });
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -198,5 +199,48 @@ describe('signals', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(new RegExp(`resumed from .*step-0*${step} at step ${step}`));
     expect(r.out).toMatch(/^mae: 40 steps/);
+  });
+});
+
+describe('the program', () => {
+  const bin = join(repo, 'packages/cli/bin/maskedssl.js');
+
+  it('runs through a symlink, as npm links it, and leaves out native start-up logs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'maskedssl-bin-'));
+    const link = join(dir, 'maskedssl');
+    await symlink(bin, link);
+    const main = join(repo, 'packages/cli/src/main.ts');
+    await symlink(main, join(dir, 'main.ts'));
+    expect(isThisFile(join(dir, 'main.ts'), main)).toBe(true);
+    expect(isThisFile(link, main)).toBe(false);
+    expect(isThisFile(undefined, main)).toBe(false);
+    const env = { ...process.env, MASKEDSSL_VERBOSE: '' };
+    const r = spawnSync(link, ['info'], { cwd: dir, encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend: +\S+/);
+    expect(r.stdout).toMatch(/\nmethods: +.*mae.*moca/);
+    expect(r.stderr).toMatch(/^\[maskedssl\] backend: /);
+    expect(r.stderr).not.toMatch(/absl::InitializeLog|oneDNN|XDG_RUNTIME_DIR|Warning: Vulkan/);
+    const help = spawnSync(link, ['--help'], { cwd: dir, encoding: 'utf8', env });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: maskedssl <command>/);
+  });
+
+  it('NoiseFilter drops TensorFlow I/W and Dawn start-up lines, keeps the rest, and passes a status line at once', () => {
+    let out = '';
+    const f = new NoiseFilter((s) => (out += s));
+    f.push('WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\nI0000 00:00:1796324387.082456   11997 port.cc:153] oneDNN custom operations are on.\n');
+    f.push('error: XDG_RUNTIME_DIR is invalid or not set in the environment.\nWarning: Vulkan shaderUniform*ArrayDynamicIndexing required.\n - While initializing adapter (backend=BackendType::Vulkan)\n');
+    f.push('    at InitializeImpl (/home/runner/work/node-webgpu/node-webgpu/third_party/dawn/src/dawn/native/vulkan/PhysicalDeviceVk.cpp:257)\n\n');
+    expect(out).toBe('');
+    f.push('E0000 00:00:1796324387.1   11997 op.cc:1] a real error\n[maskedssl] backend: tensorflow\n\nstep 1/9 | loss');
+    expect(out).toBe('E0000 00:00:1796324387.1   11997 op.cc:1] a real error\n[maskedssl] backend: tensorflow\n\nstep 1/9 | loss');
+    f.push(' 0.5\r\x1b[2Kstep 2/9\nI00');
+    expect(out.endsWith('step 2/9\n')).toBe(true);
+    f.push('00 00:00:1.2 7 x.cc:3] more\nIn the end\n');
+    expect(out.endsWith('step 2/9\nIn the end\n')).toBe(true);
+    f.push('2024-01-01 10:00:00.123456: W tensorflow/core/x.cc:9] old style\nlast words');
+    f.flush();
+    expect(out.endsWith('In the end\nlast words')).toBe(true);
   });
 });

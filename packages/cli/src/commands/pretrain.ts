@@ -4,6 +4,7 @@ import { consoleReporter, fileRunStore, getObjective, listCheckpoints, NonFinite
 import { parseFlags } from '../args.js';
 import { openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
+import { progressStream } from '../quiet.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
 import { setupBackend } from '../setup-backend.js';
 
@@ -31,7 +32,7 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
   const def = getObjective(config.method);
   const train = await openDataset(config.dataset, 'train');
   const knnData = config.trainer.knnEvery > 0 ? { train, test: await openDataset(config.dataset, 'test') } : undefined;
-  const objective = def.create(config.methodConfig as never, { imageShape: train.imageShape, batchSize: config.trainer.batchSize, rng: new Rng(config.trainer.seed + 1) });
+  const objective = await def.create(config.methodConfig as never, { imageShape: train.imageShape, batchSize: config.trainer.batchSize, rng: new Rng(config.trainer.seed + 1) });
   const backbone = objective.backbone().config;
   const [h, w, c] = train.imageShape;
   if (backbone.imageSize !== h || backbone.imageSize !== w || backbone.inChannels !== c) {
@@ -53,7 +54,7 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
     store: fileRunStore(outDir),
     ...(knnData && { knnData }),
     runInfo: { method: config.method, methodConfig: config.methodConfig, imageShape: train.imageShape, batchSize: config.trainer.batchSize, dataset: config.dataset },
-    reporter: options.reporter ?? consoleReporter(process.stderr, config.trainer.logEvery),
+    reporter: options.reporter ?? consoleReporter(progressStream(), config.trainer.logEvery),
   });
   try {
     if (options.resume) await trainer.restore(join(outDir, 'checkpoints'));
