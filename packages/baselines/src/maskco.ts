@@ -37,7 +37,7 @@
 //            (as the symmetric variant of MoCo's CIFAR demo); queueSize must then be a multiple of 2B.
 //   after    the step's keys enter the K x 128 queue (FIFO at a pointer that wraps; K a multiple of
 //            the keys per step, refused at create(); initialised as normalised Gaussian rows), then
-//            key encoder and key head move by EMA with momentum m(step + 1).
+//            key encoder and key head move by EMA with momentum m(step + 1) (momentum pairs).
 // Not implemented (both [ours] options of maskco.md): `encoderSeesMask: false` (the MAE-style variant
 // where the encoder drops R's tokens and the MPH inserts them; the encoder always sees the mask
 // tokens here) and `inImageNegatives` (extra key boxes of the same image as negatives; the default 0
@@ -53,11 +53,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  blockParamShapes, colorJitter, cosineMomentum, createVit, EmaTeacher, horizontalFlip, layerNorm, linear, makeVariable, param,
-  randomGaussianBlur, randomGrayscale, resizedCrop, splitDecay, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
-  xavierUniform, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng,
-  type StepInfo, type VariableTree, parseOrThrow, stopGradient, noGrad,
-  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  backboneFields, blockParamShapes, checkBackboneOverrides, checkMomentum, colorJitter, createMlpHead, createVit, EmaTeacher, horizontalFlip,
+  infoNce, l2Normalize, layerNorm, makeVariable, mlpHeadForward, momentumFields, noGrad, param, parseOrThrow, prefixed, randomGaussianBlur,
+  randomGrayscale, resizedCrop, ringWrite, splitDecay, stopGradient, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
+  xavierUniform, type MlpHeadConfig, type MomentumPairs, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  type ParamTree, type Rng, type StepInfo, type VariableTree,
 } from '@maskedssl/core';
 import {
   bilinearPoolingRow, mapTokenBox, sampleRegionPair, uniformPoolingRow, type Rect, type RegionPair, type TokenBox, type ViewGeometry,
@@ -72,9 +72,7 @@ const intRange = z
 
 export const MaskCoConfig = z
   .object({
-    /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(vitPresetNames).default('vit-base/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-base/16'),
     /** Transformer blocks of the mask prediction head (0: the MPH is only its LayerNorm, an ablation). */
     mphDepth: z.number().int().nonnegative().default(2),
     mphMlpRatio: z.number().positive().default(4),
@@ -84,10 +82,8 @@ export const MaskCoConfig = z
     /** Keys in the queue (MoCo v2's K); a multiple of the keys enqueued per step (the batch, 2x if symmetric). */
     queueSize: z.number().int().positive().default(65536),
     temperature: z.number().positive().default(0.2),
-    /** Key EMA momentum at step 0 (MoCo v2: 0.999, constant)... */
-    momentum: z.number().min(0).max(1).default(0.999),
-    /** ...rising along a half cosine to this at the end; unset: constant. */
-    momentumEnd: z.number().min(0).max(1).optional(),
+    /** Key encoder and head: MoCo v2's constant 0.999 (momentumEnd = momentum); a cosine when momentumEnd is higher. */
+    ...momentumFields(0.999, 0.999),
     /** Region side range in query tokens; default from the grid g: [floor((g + 1) / 4), ceil(g / 2)] ([2, 4] at g = 7, [3, 7] at 14). */
     regionSize: intRange.optional(),
     /** Side of the RoIAlign sample lattice in the key box. */
@@ -104,9 +100,7 @@ export const MaskCoConfig = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.momentumEnd !== undefined && c.momentumEnd < c.momentum) {
-      ctx.addIssue({ code: 'custom', path: ['momentumEnd'], message: `momentumEnd ${c.momentumEnd} is below momentum ${c.momentum}` });
-    }
+    checkMomentum(c, ctx);
     checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
     const d = c.backboneOverrides.embedDim ?? vitPresets[c.backbone].embedDim;
     if (!Number.isInteger(d * c.mphMlpRatio)) ctx.addIssue({ code: 'custom', path: ['mphMlpRatio'], message: `embedDim ${d} * mphMlpRatio must be an integer` });
@@ -123,11 +117,6 @@ export function parseMaskCoConfig(input: unknown): MaskCoConfig {
 export function defaultRegionSize(grid: number): [number, number] {
   const lo = Math.max(1, Math.floor((grid + 1) / 4));
   return [lo, Math.max(lo, Math.ceil(grid / 2))];
-}
-
-/** Rows divided by their L2 norm, clamped at 1e-12 (torch.nn.functional.normalize). */
-function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-12));
 }
 
 /** MPH variables `mph.blocks.{i}.*` and `mph.norm.*`, initialised as core's ViT blocks. */
@@ -152,63 +141,15 @@ export function maskPredictionHeadForward(params: ParamTree, tokens: tf.Tensor3D
   });
 }
 
-/** Projection head `head.0` (Linear in -> hidden), ReLU, `head.2` (Linear hidden -> out); torch's default init. */
-export function createMaskCoHead(inDim: number, hiddenDim: number, outDim: number, rng: Rng, owner = OWNER): VariableTree {
-  const v: VariableTree = {};
-  for (const [i, d1, d2] of [[0, inDim, hiddenDim], [2, hiddenDim, outDim]] as const) {
-    const b = 1 / Math.sqrt(d1);
-    v[`head.${i}.weight`] = makeVariable(owner, `head.${i}.weight`, [d1, d2], rng.uniformArray(d1 * d2, -b, b));
-    v[`head.${i}.bias`] = makeVariable(owner, `head.${i}.bias`, [d2], rng.uniformArray(d2, -b, b));
-  }
-  return v;
-}
-
-export function maskCoHeadForward(params: ParamTree, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const h = tf.relu(linear(x, param(params, 'head.0.weight'), param(params, 'head.0.bias')));
-    return linear(h, param(params, 'head.2.weight'), param(params, 'head.2.bias')) as tf.Tensor2D;
-  });
+/** MoCo v2's projection head `head.0` (Linear in -> hidden, bias), ReLU, `head.2` (Linear hidden -> out); torch's default init. */
+export function maskCoHead(inDim: number, hiddenDim: number, outDim: number): MlpHeadConfig {
+  return { dims: [inDim, hiddenDim, outDim], bias: true, batchNorm: 'none', activation: 'relu', init: 'torch-default' };
 }
 
 /** Region vectors [B, D] = A [B, L] times the patch tokens [B, L, D] (one weighted mean per row). */
 export function poolRegions(a: tf.Tensor2D, tokens: tf.Tensor3D): tf.Tensor2D {
   if (a.shape[0] !== tokens.shape[0] || a.shape[1] !== tokens.shape[1]) throw new Error(`poolRegions: A [${a.shape}] for tokens [${tokens.shape}]`);
   return tf.tidy(() => tf.squeeze(tf.matMul(tf.expandDims(a, 1), tokens), [1]) as tf.Tensor2D);
-}
-
-/**
- * MoCo's InfoNCE: q, kPos [N, d] and queue [K, d] L2-normalised; logits [N, 1 + K] =
- * [q.k+, q.queue] / tau; the loss is the cross entropy with target 0, averaged over rows. The queue
- * and keys are used as given (the caller stops their gradient). New tensors.
- */
-export function maskCoInfoNce(q: tf.Tensor2D, kPos: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): { loss: tf.Scalar; logits: tf.Tensor2D } {
-  if (q.shape.join() !== kPos.shape.join() || queue.shape[1] !== q.shape[1]) throw new Error(`maskCoInfoNce: q [${q.shape}], k+ [${kPos.shape}], queue [${queue.shape}]`);
-  return tf.tidy(() => {
-    const logits = tf.div(tf.concat([tf.sum(tf.mul(q, kPos), 1, true), tf.matMul(q, queue, false, true)], 1), temperature) as tf.Tensor2D;
-    const pos = tf.slice(logits, [0, 0], [-1, 1]);
-    const loss = tf.mean(tf.sub(tf.logSumExp(logits, 1, true), pos)) as tf.Scalar;
-    return { loss, logits };
-  });
-}
-
-/** queue[pointer : pointer + n] = keys (n rows); returns the new queue and pointer (pointer + n) mod K. */
-export function maskCoEnqueue(queue: tf.Tensor2D, keys: tf.Tensor2D, pointer: number): { queue: tf.Tensor2D; pointer: number } {
-  const [k, d] = queue.shape;
-  const n = keys.shape[0];
-  if (keys.shape[1] !== d) throw new Error(`maskCoEnqueue: keys [${keys.shape}] for a queue [${queue.shape}]`);
-  if (!Number.isInteger(pointer) || pointer < 0 || pointer + n > k) throw new Error(`maskCoEnqueue: pointer ${pointer} + ${n} keys does not fit a queue of ${k} (K must be a multiple of the keys per step)`);
-  const out = tf.tidy(() => {
-    const parts: tf.Tensor2D[] = [];
-    if (pointer > 0) parts.push(tf.slice(queue, [0, 0], [pointer, d]));
-    parts.push(keys.clone());
-    if (pointer + n < k) parts.push(tf.slice(queue, [pointer + n, 0], [k - pointer - n, d]));
-    return tf.concat(parts, 0);
-  });
-  return { queue: out, pointer: (pointer + n) % k };
-}
-
-function prefixed(prefix: string, tree: VariableTree): VariableTree {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
 }
 
 const MaskCoState = z.object({ queuePointer: z.number().int().nonnegative() }).strict();
@@ -231,6 +172,7 @@ export class MaskCoObjective implements Objective {
   readonly encoder: VariableTree;
   readonly keyEncoder: EmaTeacher;
   readonly mph: VariableTree;
+  readonly headConfig: MlpHeadConfig;
   readonly head: VariableTree;
   readonly keyHead: EmaTeacher;
   readonly maskToken: tf.Variable;
@@ -259,7 +201,8 @@ export class MaskCoObjective implements Objective {
     const d = this.vit.embedDim;
     this.encoder = createVit(this.vit, rng, `${OWNER}-query`).params;
     this.mph = createMaskPredictionHead(d, c.mphDepth, c.mphMlpRatio, rng);
-    this.head = createMaskCoHead(d, c.headHiddenDim, c.headOutDim, rng);
+    this.headConfig = maskCoHead(d, c.headHiddenDim, c.headOutDim);
+    this.head = createMlpHead('head', this.headConfig, rng, OWNER);
     this.maskToken = makeVariable(OWNER, 'mask_token', [1, 1, d], rng.normalArray(d, 0, 0.02));
     const q = rng.normalArray(c.queueSize * c.headOutDim);
     for (let r = 0; r < c.queueSize; r++) {
@@ -328,7 +271,7 @@ export class MaskCoObjective implements Objective {
       const opts = this.config.maskFill === 'token' ? { mask, maskToken: this.maskToken } : {};
       const tokens = vitForward(this.vit, this.encoder, x, opts).tokens;
       const z = maskPredictionHeadForward(this.mph, tokens, this.config.mphDepth, this.vit.numHeads, this.vit.layerNormEps);
-      return normalizeRows(maskCoHeadForward(this.head, poolRegions(a, this.patchTokens(z))));
+      return l2Normalize(mlpHeadForward('head', this.headConfig, this.head, poolRegions(a, this.patchTokens(z))));
     });
   }
 
@@ -339,7 +282,7 @@ export class MaskCoObjective implements Objective {
       const a = tf.tensor2d(concatRows(boxes.map((b) => bilinearPoolingRow(b, g, this.config.roiSamples))), [boxes.length, g * g]);
       return noGrad(() => {
         const tokens = vitForward(this.vit, this.keyEncoder.params, images, { inference: true }).tokens;
-        return normalizeRows(maskCoHeadForward(this.keyHead.params, poolRegions(a, this.patchTokens(tokens))));
+        return l2Normalize(mlpHeadForward('head', this.headConfig, this.keyHead.params, poolRegions(a, this.patchTokens(tokens))));
       });
     });
   }
@@ -363,7 +306,7 @@ export class MaskCoObjective implements Objective {
     const sym = this.config.symmetric;
     const q = this.query(sym ? tf.concat([viewA, viewB]) : viewA, plan.queryRegions);
     const k = this.key(sym ? tf.concat([viewB, viewA]) : viewB, plan.keyBoxes);
-    const { loss, logits } = maskCoInfoNce(q, k, stopGradient(this.queue as tf.Tensor2D), this.config.temperature);
+    const { loss, logits } = infoNce(q, k, { temperature: this.config.temperature, queue: stopGradient(this.queue as tf.Tensor2D), normalized: true });
     if (this.pending) this.pending.dispose();
     this.pending = tf.keep(k);
     const metrics = {
@@ -374,20 +317,20 @@ export class MaskCoObjective implements Objective {
     return { loss, metrics };
   }
 
-  /** Enqueues the step's keys, then the key encoder and head move by EMA with m(step + 1). */
-  afterStep(info: StepInfo): void {
-    if (this.pending) {
-      const next = maskCoEnqueue(this.queue as tf.Tensor2D, this.pending, this.pointer);
-      this.queue.assign(next.queue);
-      next.queue.dispose();
-      this.pointer = next.pointer;
-      this.pending.dispose();
-      this.pending = null;
-    }
-    const c = this.config;
-    const m = cosineMomentum(Math.min(info.step + 1, info.totalSteps), info.totalSteps, c.momentum, c.momentumEnd ?? c.momentum);
-    this.keyEncoder.update(this.encoder, m);
-    this.keyHead.update(this.head, m);
+  /** Enqueues the step's keys (the trainer then moves the key encoder and head: momentumPairs). */
+  afterStep(): void {
+    if (!this.pending) return;
+    const next = ringWrite(this.queue as tf.Tensor2D, this.pending, this.pointer);
+    this.queue.assign(next.buffer);
+    next.buffer.dispose();
+    this.pointer = next.pointer;
+    this.pending.dispose();
+    this.pending = null;
+  }
+
+  momentumPairs(): MomentumPairs {
+    const pairs = [{ student: this.encoder, teacher: this.keyEncoder }, { student: this.head, teacher: this.keyHead }];
+    return { pairs, momentum: this.config.momentum, momentumEnd: this.config.momentumEnd };
   }
 
   /** The query encoder, as MoCo evaluates encoder_q. */
@@ -426,13 +369,12 @@ function concatRows(rows: Float32Array[]): Float32Array {
   return out;
 }
 
-export const maskco: ObjectiveDefinition<typeof MaskCoConfig> = {
+export const maskco = {
   name: 'maskco',
   summary: 'MaskCo (Zhao et al. 2021): a masked region of one view predicts, through a mask prediction head, the momentum key of the same region in the other view (region-level InfoNCE with a queue)',
   configSchema: MaskCoConfig,
   presets: {
-    // 28x28x1, 7x7 tokens, regions of 2-4 tokens a side: the vit-mini/4 of the other presets; the
-    // head 4x the encoder's width (512 hidden for 128, as our MoCo v3 preset), MoCo v2's 128 out; a
+    // 28x28x1, 7x7 tokens (vit-mini/4), regions of 2-4 tokens a side; the head 4x the encoder's width (512 hidden for 128, as our MoCo v3 preset), MoCo v2's 128 out; a
     // queue of 4096 (well below the 60k images, a multiple of the batch 64); MoCo v3's cosine momentum
     // 0.99 -> 1 for short runs (maskco.md), as our MoCo v3 baseline.
     'fashion-mnist': { backbone: 'vit-mini/4', headHiddenDim: 512, headOutDim: 128, queueSize: 4096, momentum: 0.99, momentumEnd: 1 },
@@ -445,4 +387,4 @@ export const maskco: ObjectiveDefinition<typeof MaskCoConfig> = {
     'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 0, warmup: 40 / 300, weightDecay: 0.1, betas: [0.9, 0.999] },
   },
   create: (config, context) => new MaskCoObjective(config, context),
-};
+} satisfies ObjectiveDefinition<typeof MaskCoConfig>;

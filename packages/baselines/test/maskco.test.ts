@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, fileRunStore,
-  horizontalFlip, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, resizedCrop, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
+  horizontalFlip, infoNce, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, resizedCrop, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
   type TrainerConfigInput,
 } from '@maskedssl/core/node';
 import {
-  bilinearPoolingRow, cropOverlap, defaultRegionSize, mapTokenBox, maskco, maskCoEnqueue, maskCoInfoNce, MaskCoObjective, parseMaskCoConfig,
+  bilinearPoolingRow, cropOverlap, defaultRegionSize, mapTokenBox, maskco, MaskCoObjective, parseMaskCoConfig,
   sampleRegionPair, sourceToView, tokenBoxPixels, uniformPoolingRow, viewToSource, type MaskCoConfigInput, type Rect, type ViewGeometry,
 } from '../src/index.js';
 
@@ -174,30 +174,19 @@ describe('token RoIAlign pooling rows', () => {
   });
 });
 
-describe('loss and queue', () => {
+describe('the loss (core\'s infoNce with a queue, as MaskCo calls it)', () => {
   it('equals -log(e^(1/tau) / (e^(1/tau) + K)) with q = k+ and negatives orthogonal to q', () => {
     const eye = tf.eye(8);
     const q = tf.slice(eye, [0, 0], [2, 8]) as tf.Tensor2D; // e0, e1
     const queue = tf.concat([tf.slice(eye, [2, 0], [6, 8]), tf.slice(eye, [2, 0], [6, 8])]) as tf.Tensor2D; // K = 12 rows of e2..e7
     const tau = 0.2;
-    const { loss, logits } = maskCoInfoNce(q, q, queue, tau);
+    const { loss, logits } = infoNce(q, q, { temperature: tau, queue, normalized: true });
     expect(logits.shape).toEqual([2, 13]);
     expect(value(loss)).toBeCloseTo(-Math.log(Math.exp(1 / tau) / (Math.exp(1 / tau) + 12)), 5);
     // Negatives at cosine 0.5 and a positive at 0: CE = log(1 + K e^(0.5/tau)).
     const n = tf.tensor2d([[0.5, Math.sqrt(0.75), 0]]);
-    const { loss: l2 } = maskCoInfoNce(tf.tensor2d([[1, 0, 0]]), tf.tensor2d([[0, 0, 1]]), tf.concat([n, n, n]) as tf.Tensor2D, tau);
+    const { loss: l2 } = infoNce(tf.tensor2d([[1, 0, 0]]), tf.tensor2d([[0, 0, 1]]), { temperature: tau, queue: tf.concat([n, n, n]) as tf.Tensor2D, normalized: true });
     expect(value(l2)).toBeCloseTo(Math.log(1 + 3 * Math.exp(0.5 / tau)), 4);
-  });
-
-  it('enqueues at the pointer and wraps it', () => {
-    const queue = tf.zeros([6, 2]) as tf.Tensor2D;
-    const keys = tf.tensor2d([[1, 2], [3, 4]]);
-    const a = maskCoEnqueue(queue, keys, 0);
-    expect(a.pointer).toBe(2);
-    const b = maskCoEnqueue(a.queue, tf.tensor2d([[5, 6], [7, 8]]), 4);
-    expect(b.pointer).toBe(0);
-    expect(b.queue.arraySync()).toEqual([[1, 2], [3, 4], [0, 0], [0, 0], [5, 6], [7, 8]]);
-    expect(() => maskCoEnqueue(queue, keys, 5)).toThrow(/pointer 5 \+ 2 keys does not fit a queue of 6/);
   });
 });
 
@@ -285,7 +274,7 @@ describe('maskco objective', () => {
     for (let s = 0; s < 3; s++) {
       const { loss, metrics } = objective.loss([images(4, 10 + s)], info(s), new Rng(s));
       tf.dispose([loss, ...Object.values(metrics)]);
-      tf.tidy(() => objective.afterStep(info(s)));
+      tf.tidy(() => objective.afterStep());
       pointers.push(objective.getState().queuePointer as number);
       if (s === 0) {
         const q = objective.queue.arraySync() as number[][];
@@ -304,7 +293,7 @@ describe('maskco objective', () => {
       const objective = build({ ...tiny, symmetric: true, maskFill, queueSize: 16 }, 4);
       const { loss } = objective.loss([images(4)], info(), new Rng(1));
       expect(Number.isFinite(value(loss))).toBe(true);
-      tf.tidy(() => objective.afterStep(info()));
+      tf.tidy(() => objective.afterStep());
       expect(objective.getState()).toEqual({ queuePointer: 8 });
       objective.dispose();
     }
