@@ -2,7 +2,7 @@
 // pretrain -> eval -> embed -> export -> bench write what they promise; SIGINT checkpoints and resumes.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,29 @@ describe('bad input: one clear line, non-zero exit', () => {
     expect(r.code).not.toBe(0);
     expect(r.err.trim().split('\n')[0]).toMatch(message);
     expect(r.out).toBe('');
+  });
+
+  it('an explicit --data-dir is used or named in the error, never replaced by another copy of the data', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'maskedssl-datadir-'));
+    const missing = join(dir, 'does-not-exist');
+    const r1 = await cli('eval', '--features', 'pixels', '--dataset', 'fashion-mnist', '--data-dir', missing, '--protocols', 'knn', '--out', join(dir, 'out1'));
+    expect(r1.code).toBe(1);
+    expect(r1.err).toMatch(new RegExp(`^maskedssl eval: Fashion-MNIST: --data-dir ${missing} does not hold the four IDX files \\(no such folder;`));
+    // Two corrupt IDX files (of four): the folder and the missing files are named.
+    const two = join(dir, 'two-corrupt');
+    await mkdir(two);
+    await writeFile(join(two, 'train-images-idx3-ubyte'), 'garbage');
+    await writeFile(join(two, 'train-labels-idx1-ubyte.gz'), 'garbage');
+    const r2 = await cli('pretrain', '--method', 'mae', '--dataset', 'fashion-mnist', '--data-dir', two, '--budget', '1', '--out', join(dir, 'run'));
+    expect(r2.code).toBe(1);
+    expect(r2.err).toMatch(new RegExp(`^maskedssl pretrain: Fashion-MNIST: --data-dir ${two} does not hold the four IDX files \\(missing t10k-images-idx3-ubyte\\[\\.gz\\], t10k-labels-idx1-ubyte`));
+    // The two other files added, the corrupt ones are named when read.
+    await writeFile(join(two, 't10k-images-idx3-ubyte'), 'garbage');
+    await writeFile(join(two, 't10k-labels-idx1-ubyte'), 'garbage');
+    const r3 = await cli('eval', '--features', 'pixels', '--dataset', 'fashion-mnist', '--data-dir', two, '--protocols', 'knn', '--out', join(dir, 'out3'));
+    expect(r3.code).toBe(1);
+    expect(r3.err).toMatch(new RegExp(`^maskedssl eval: ${two}/train-(images-idx3-ubyte|labels-idx1-ubyte\\.gz): `));
+    expect(existsSync(join(dir, 'out1', 'results.json')) || existsSync(join(dir, 'out3', 'results.json'))).toBe(false);
   });
 
   it('a missing checkpoint is a clear runtime error', async () => {

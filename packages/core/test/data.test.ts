@@ -167,7 +167,7 @@ describe('Fashion-MNIST finder', () => {
     return dir;
   }
 
-  it('searches --data-dir, then $MASKEDSSL_DATA, then the user cache, then the system folders', async () => {
+  it('takes --data-dir (or its fashion-mnist/ subfolder) alone; without it searches $MASKEDSSL_DATA, the user cache, then the system folders', async () => {
     const root = await newDir('finder');
     const dataDir = await populate(join(root, 'explicit'));
     const envRoot = join(root, 'env');
@@ -183,7 +183,12 @@ describe('Fashion-MNIST finder', () => {
     expect(find({ dataDir, env })).toBe(dataDir);
     // --data-dir may also be a root holding a fashion-mnist folder.
     expect(find({ dataDir: envRoot, env: {} })).toBe(envData);
-    expect(find({ dataDir: await newDir('empty'), env })).toBe(envData);
+    // A named folder that lacks the files is an error naming it, not a reason to look elsewhere.
+    const empty = await newDir('empty');
+    expect(() => find({ dataDir: empty, env })).toThrow(
+      `Fashion-MNIST: --data-dir ${empty} does not hold the four IDX files (none of the files; ${join(empty, 'fashion-mnist')}: no such folder)`,
+    );
+    expect(() => find({ dataDir: join(root, 'nowhere'), env })).toThrow(`--data-dir ${join(root, 'nowhere')} does not hold the four IDX files (no such folder;`);
     expect(find({ env })).toBe(envData);
     // $MASKEDSSL_DATA may be the folder itself; plain (not gzipped) names are found too.
     const plain = findFashionMnist({ env: { MASKEDSSL_DATA: envData }, systemDirs: [] });
@@ -207,7 +212,6 @@ describe('Fashion-MNIST finder', () => {
 
   it('lists every place searched and how to get the data when nothing is found', async () => {
     const root = await newDir('finder-none');
-    const dataDir = await newDir('finder-empty');
     const partial = join(root, 'cache', 'maskedssl', 'fashion-mnist');
     await mkdir(partial, { recursive: true });
     await writeFile(join(partial, 'train-images-idx3-ubyte.gz'), '');
@@ -215,14 +219,13 @@ describe('Fashion-MNIST finder', () => {
     const systemDir = join(root, 'usr-share-datasets-fashion-mnist');
     let message = '';
     try {
-      findFashionMnist({ dataDir, env, systemDirs: [systemDir] });
+      findFashionMnist({ env, systemDirs: [systemDir] });
     } catch (e) {
       message = (e as Error).message;
     }
     expect(message).toMatch(/^Fashion-MNIST not found\. Looked for train-images-idx3-ubyte\[\.gz\], /);
     for (const line of [
-      `  - ${dataDir} (--data-dir): none of the files`,
-      `  - ${join(dataDir, 'fashion-mnist')} (--data-dir): no such folder`,
+      '  - --data-dir: not given',
       `  - ${join(root, 'nowhere')} ($MASKEDSSL_DATA): no such folder`,
       `  - ${partial} (user cache): missing train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]`,
       `  - ${systemDir} (system): no such folder`,
@@ -242,6 +245,24 @@ describe('Fashion-MNIST finder', () => {
     })();
     expect(bare).toContain('  - --data-dir: not given\n  - $MASKEDSSL_DATA: not set\n');
     expect(bare).toContain(`${join(root, '.cache', 'maskedssl', 'fashion-mnist')} (user cache): no such folder`);
+  });
+
+  it('a named folder with corrupt or missing files fails naming them, though another copy exists', async () => {
+    const root = await newDir('finder-corrupt');
+    const good = await populate(join(root, 'env', 'fashion-mnist'));
+    const env = { MASKEDSSL_DATA: good, HOME: root };
+    // Two of the four files, both corrupt: the two missing ones are named.
+    const two = join(root, 'two');
+    await mkdir(two, { recursive: true });
+    for (const stem of STEMS.slice(0, 2)) await writeFile(join(two, `${stem}.gz`), 'not gzip, not idx');
+    await expect(loadFashionMnist('train', { dataDir: two, env, systemDirs: [good] })).rejects.toThrow(
+      `Fashion-MNIST: --data-dir ${two} does not hold the four IDX files (missing t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz];`,
+    );
+    // All four present, one corrupt: reading it fails naming it.
+    const corrupt = await populate(join(root, 'corrupt'));
+    await writeFile(join(corrupt, 't10k-images-idx3-ubyte.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
+    await expect(loadFashionMnist('test', { dataDir: corrupt, env, systemDirs: [good] })).rejects.toThrow(`${join(corrupt, 't10k-images-idx3-ubyte.gz')}: corrupt gzip data`);
+    expect((await loadFashionMnist('test', { env, systemDirs: [] })).length).toBe(2);
   });
 });
 
@@ -279,8 +300,9 @@ describe('CIFAR', () => {
     for (const [y, x, c] of [[0, 0, 0], [2, 5, 1], [31, 31, 2], [17, 4, 0]] as const) {
       expect(b.images[(y * 32 + x) * 3 + c]).toBe(Math.fround(value(1, c, y, x) / 255));
     }
-    // Train needs all five batches; the error names the first missing one.
-    await expect(loadCifar10('train', dir)).rejects.toThrow(`${join(dir, 'data_batch_1.bin')}: cannot read cifar-10 train data`);
+    // Train needs all five batches; the error names the folder and what it lacks.
+    await expect(loadCifar10('train', dir)).rejects.toThrow(`cifar-10: --data-dir ${dir} lacks data_batch_1.bin, data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin (expected the extracted cifar-10-batches-bin folder)`);
+    await expect(loadCifar100('test', join(dir, 'nowhere'))).rejects.toThrow(`cifar-100: --data-dir ${join(dir, 'nowhere')}: no such folder`);
   });
 
   it('reads CIFAR-100 fine labels; no names file means no class names', async () => {

@@ -5,6 +5,8 @@
 //              class names from batches.meta.txt when present.
 //   CIFAR-100: train.bin, test.bin; 2 label bytes (coarse, fine), the fine label is used;
 //              class names from fine_label_names.txt when present.
+// The folder is the one given (the CLI's --data-dir); nothing else is searched, and an error names it.
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Uint8Dataset } from '../data/uint8-dataset.js';
@@ -77,6 +79,8 @@ async function readClassNames(path: string, numClasses: number): Promise<string[
 
 interface CifarSpec {
   id: string;
+  /** The folder the archive extracts to. */
+  folder: string;
   files: { train: string[]; test: string[] };
   labelBytes: number;
   labelIndex: number;
@@ -86,6 +90,7 @@ interface CifarSpec {
 
 const CIFAR10: CifarSpec = {
   id: 'cifar-10',
+  folder: 'cifar-10-batches-bin',
   files: { train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), test: ['test_batch.bin'] },
   labelBytes: 1,
   labelIndex: 0,
@@ -95,6 +100,7 @@ const CIFAR10: CifarSpec = {
 
 const CIFAR100: CifarSpec = {
   id: 'cifar-100',
+  folder: 'cifar-100-binary',
   files: { train: ['train.bin'], test: ['test.bin'] },
   labelBytes: 2,
   labelIndex: 1,
@@ -104,6 +110,9 @@ const CIFAR100: CifarSpec = {
 
 async function loadCifar(spec: CifarSpec, split: 'train' | 'test', dir: string): Promise<Uint8Dataset> {
   if (split !== 'train' && split !== 'test') throw new Error(`${spec.id}: split must be 'train' or 'test', got '${split}'`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${spec.id}: --data-dir ${dir}: no such folder (expected the extracted ${spec.folder} folder)`);
+  const missing = spec.files[split].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length > 0) throw new Error(`${spec.id}: --data-dir ${dir} lacks ${missing.join(', ')} (expected the extracted ${spec.folder} folder)`);
   const parts: CifarRecords[] = [];
   for (const file of spec.files[split]) {
     const path = join(dir, file);

@@ -1,9 +1,10 @@
-// Finding and loading Fashion-MNIST (and MNIST, which ships as the same four IDX file names). Places
-// searched, in order, each as the folder itself or its `<dataset>` subfolder where noted:
-//   1. the explicit `dataDir` (the CLI's --data-dir; itself or <dataDir>/<dataset>)
-//   2. $MASKEDSSL_DATA (itself or $MASKEDSSL_DATA/<dataset>)
-//   3. the user cache, $XDG_CACHE_HOME/maskedssl/<dataset> or ~/.cache/maskedssl/<dataset>
-//   4. system folders: /usr/share/datasets/fashion-mnist (Debian's `dataset-fashion-mnist`)
+// Finding and loading Fashion-MNIST (and MNIST, which ships as the same four IDX file names). An
+// explicit `dataDir` (the CLI's --data-dir) is authoritative: the files are taken from it or its
+// `<dataset>` subfolder, or the error names it and what it lacks; nothing else is searched. Without
+// one, the places searched, in order, each as the folder itself or its `<dataset>` subfolder where noted:
+//   1. $MASKEDSSL_DATA (itself or $MASKEDSSL_DATA/<dataset>)
+//   2. the user cache, $XDG_CACHE_HOME/maskedssl/<dataset> or ~/.cache/maskedssl/<dataset>
+//   3. system folders: /usr/share/datasets/fashion-mnist (Debian's `dataset-fashion-mnist`)
 // A folder qualifies when it has all four files, each gzip-compressed (`.gz`) or plain.
 // When none does, the error lists every place searched, what was there, and how to get the data.
 import { existsSync, statSync } from 'node:fs';
@@ -24,7 +25,7 @@ type FileKey = keyof typeof FILE_STEMS;
 export type IdxFiles = { dir: string } & Record<FileKey, string>;
 
 export interface FindOptions {
-  /** The explicit data folder (--data-dir). */
+  /** The explicit data folder (--data-dir): the only place looked in when given. */
   dataDir?: string;
   /** Environment to read MASKEDSSL_DATA, XDG_CACHE_HOME and HOME from; default process.env. */
   env?: Record<string, string | undefined>;
@@ -61,17 +62,14 @@ const MNIST: IdxDatasetSpec = {
   howToGet: ['download the four .gz files of the MNIST database of handwritten digits'],
 };
 
-/** The candidate folders in search order, each with where it came from (dir null: that source is unset). */
+/** The candidate folders in search order when no folder is given, each with where it came from (dir null: that source is unset). */
 function candidates(spec: IdxDatasetSpec, opts: FindOptions): { dir: string | null; source: string }[] {
   const env = opts.env ?? process.env;
   const out: { dir: string | null; source: string }[] = [];
-  for (const [root, source] of [
-    [opts.dataDir, '--data-dir'],
-    [env.MASKEDSSL_DATA, '$MASKEDSSL_DATA'],
-  ] as const) {
-    if (root) out.push({ dir: root, source }, { dir: join(root, spec.id), source });
-    else out.push({ dir: null, source });
-  }
+  const root = env.MASKEDSSL_DATA;
+  const source = '$MASKEDSSL_DATA';
+  if (root) out.push({ dir: root, source }, { dir: join(root, spec.id), source });
+  else out.push({ dir: null, source });
   out.push({ dir: userCacheDir(spec.id, env), source: 'user cache' });
   for (const dir of opts.systemDirs ?? spec.systemDirs) out.push({ dir, source: 'system' });
   return out;
@@ -102,21 +100,38 @@ function filesIn(dir: string): { files: IdxFiles } | { missing: string[] } {
   return missing.length ? { missing } : { files: files as IdxFiles };
 }
 
+/** What `dir` lacks, in words ('no such folder', 'none of the files', 'missing ...'), or its files. */
+function inspect(dir: string): { files: IdxFiles } | { what: string } {
+  if (!existsSync(dir)) return { what: 'no such folder' };
+  const r = filesIn(dir);
+  if ('files' in r) return r;
+  return { what: r.missing.length === 4 ? 'none of the files' : `missing ${r.missing.join(', ')}` };
+}
+
+/** The files of the folder the user named (itself or its `<dataset>` subfolder), or a one-line error naming it. */
+function fromDataDir(spec: IdxDatasetSpec, dataDir: string): IdxFiles {
+  const sub = join(dataDir, spec.id);
+  const here = inspect(dataDir);
+  if ('files' in here) return here.files;
+  const below = inspect(sub);
+  if ('files' in below) return below.files;
+  throw new Error(
+    `${spec.title}: --data-dir ${dataDir} does not hold the four IDX files (${here.what}; ${sub}: ${below.what}); ` +
+      `give the folder with ${Object.values(FILE_STEMS).map((s) => `${s}[.gz]`).join(', ')}, or leave --data-dir out to search the usual places`,
+  );
+}
+
 function findIdx(spec: IdxDatasetSpec, opts: FindOptions): IdxFiles {
-  const searched: string[] = [];
+  if (opts.dataDir) return fromDataDir(spec, opts.dataDir);
+  const searched: string[] = [`  - --data-dir: not given`];
   for (const { dir, source } of candidates(spec, opts)) {
     if (dir === null) {
-      searched.push(`  - ${source}: ${source === '--data-dir' ? 'not given' : 'not set'}`);
+      searched.push(`  - ${source}: not set`);
       continue;
     }
-    if (!existsSync(dir)) {
-      searched.push(`  - ${dir} (${source}): no such folder`);
-      continue;
-    }
-    const r = filesIn(dir);
+    const r = inspect(dir);
     if ('files' in r) return r.files;
-    const what = r.missing.length === 4 ? 'none of the files' : `missing ${r.missing.join(', ')}`;
-    searched.push(`  - ${dir} (${source}): ${what}`);
+    searched.push(`  - ${dir} (${source}): ${r.what}`);
   }
   const env = opts.env ?? process.env;
   const stems = Object.values(FILE_STEMS).map((s) => `${s}[.gz]`);
@@ -135,6 +150,7 @@ function findIdx(spec: IdxDatasetSpec, opts: FindOptions): IdxFiles {
 async function loadIdxSplit(spec: IdxDatasetSpec, split: 'train' | 'test', opts: FindOptions): Promise<Uint8Dataset> {
   if (split !== 'train' && split !== 'test') throw new Error(`${spec.title}: split must be 'train' or 'test', got '${split}'`);
   const files = findIdx(spec, opts);
+  // A corrupt file is an error naming it (readIdxFile), never a reason to look elsewhere.
   return loadIdxDataset({
     imagesPath: split === 'train' ? files.trainImages : files.testImages,
     labelsPath: split === 'train' ? files.trainLabels : files.testLabels,
