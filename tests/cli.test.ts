@@ -196,6 +196,25 @@ describe('end to end on the procedural dataset', () => {
 });
 
 describe('signals', () => {
+  it('after a kill, --resume drops the metrics logged after the newest checkpoint: every step once', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'maskedssl-sigkill-'));
+    const args = ['pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', '10', '--set', 'trainer.batchSize=8', '--set', 'method.backbone=vit-micro/4', '--set', 'trainer.checkpointEvery=4', '--out', out];
+    expect((await cli(...args)).code).toBe(0);
+    // What a SIGKILL during step 9 leaves: the newest checkpoint at step 8, records of steps 8 and 9
+    // logged after it, and half a line being appended.
+    const names = (await readdir(join(out, 'checkpoints'))).sort();
+    expect(names.at(-1)).toBe('step-00000010');
+    await rm(join(out, 'checkpoints', names.at(-1)!), { recursive: true });
+    expect((await readdir(join(out, 'checkpoints'))).sort().at(-1)).toBe('step-00000008');
+    await appendFile(join(out, 'metrics.jsonl'), '{"step":10,"lo');
+    const r = await cli(...args, '--resume');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/resumed from .*step-00000008 at step 8/);
+    expect(r.err).toMatch(/dropped 2 metrics records of steps from 8 on/);
+    const steps = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('SIGINT writes a checkpoint and exits 130; --resume continues from it', async () => {
     const out = await mkdtemp(join(tmpdir(), 'maskedssl-sigint-'));
     const args = ['--import', 'tsx', '--conditions=maskedssl-source', join(repo, 'packages/cli/src/main.ts'), 'pretrain', '--method', 'mae', '--dataset', 'procedural', '--budget', '40', '--set', 'trainer.batchSize=16', '--set', 'trainer.logEvery=1', '--out', out];

@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { listCheckpoints, listObjectives, Protocol, type EvalResult, type VitConfig } from '@maskedssl/core/node';
+import { listCheckpoints, listObjectives, Protocol, readMetrics, type EvalResult, type VitConfig } from '@maskedssl/core/node';
 import { listOf, parseFlags, positiveInt } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
@@ -39,14 +39,6 @@ interface TrainRow {
   checkpoint: string;
   knnCurve: [number, number][];
   lossCurve: [number, number][];
-}
-
-async function readMetrics(path: string): Promise<{ step: number; loss: number; elapsedSeconds: number; imgPerSec: number; knn?: number }[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 }
 
 function csvRow(r: EvalResult, train?: TrainRow): string {
@@ -99,18 +91,13 @@ async function benchTraining(config: RunConfig, runDir: string, budget: string, 
     log(`== ${config.method} (seed ${config.trainer.seed}): finished training read back from ${runDir}`);
     return { ...done, checkpoint: latest.path };
   }
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  if (!latest) await Promise.all([metricsPath, join(runDir, 'bench-eval.json')].map((f) => rm(f, { force: true })));
-  else {
-    // The steps logged after the newest checkpoint are run again: drop their records.
-    const kept = (await readMetrics(metricsPath)).filter((m) => m.step < latest.step);
-    await writeFile(metricsPath, kept.map((m) => JSON.stringify(m) + '\n').join(''));
-  }
+  // Resumed, runPretrain drops the records logged after the newest checkpoint (those steps run again).
+  if (!latest) await Promise.all([join(runDir, 'metrics.jsonl'), join(runDir, 'bench-eval.json')].map((f) => rm(f, { force: true })));
   log(`== ${config.method} (seed ${config.trainer.seed}): ${latest ? 'continuing the interrupted training' : 'training'} for ${budget}`);
   const { result } = await runPretrain(config, runDir, { resume: latest !== undefined });
   if (!result.checkpoint) throw new Error(`${config.method}: training wrote no checkpoint`);
   if (result.stoppedBy === 'SIGINT' || result.stoppedBy === 'SIGTERM') throw new Error(`${config.method}: training stopped by ${result.stoppedBy}; run the same bench command again to continue`);
-  const metrics = await readMetrics(metricsPath);
+  const metrics = (await readMetrics(runDir)) as unknown as { step: number; loss: number; elapsedSeconds: number; imgPerSec: number; knn?: number }[];
   const row: TrainRow = {
     method: config.method,
     seed: config.trainer.seed,

@@ -1,6 +1,6 @@
 // `maskedssl pretrain`: train one method on a dataset under a budget, with checkpoints in --out.
 import { join } from 'node:path';
-import { consoleReporter, fileRunStore, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core/node';
+import { consoleReporter, dropMetricsFrom, fileRunStore, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core/node';
 import { parseFlags } from '../args.js';
 import { openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
@@ -41,11 +41,17 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
       `method.backbone: the ${config.method} backbone takes ${backbone.imageSize}x${backbone.imageSize}x${backbone.inChannels} images, ${train.name} has ${h}x${w}x${c}`,
     );
   }
-  if (!options.resume && (await listCheckpoints(join(outDir, 'checkpoints'))).length > 0) {
+  const latest = (await listCheckpoints(join(outDir, 'checkpoints'))).at(-1);
+  if (!options.resume && latest) {
     objective.dispose();
     throw new UsageError(`--out ${outDir} already holds a run with checkpoints: pass --resume to continue it, or choose another folder`);
   }
+  if (options.resume && !latest) {
+    objective.dispose();
+    throw new UsageError(`--resume: ${join(outDir, 'checkpoints')} holds no checkpoint to continue from`);
+  }
   await writeRunConfig(outDir, { ...config });
+  const reporter = options.reporter ?? consoleReporter(progressStream(), config.trainer.logEvery);
   const trainer = new Trainer({
     objective,
     method: config.method,
@@ -54,10 +60,15 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
     store: fileRunStore(outDir),
     ...(knnData && { knnData }),
     runInfo: { method: config.method, methodConfig: config.methodConfig, imageShape: train.imageShape, batchSize: config.trainer.batchSize, dataset: config.dataset },
-    reporter: options.reporter ?? consoleReporter(progressStream(), config.trainer.logEvery),
+    reporter,
   });
   try {
-    if (options.resume) await trainer.restore(join(outDir, 'checkpoints'));
+    if (options.resume && latest) {
+      await trainer.restore(latest.path);
+      // The steps logged after the checkpoint (a run killed before its next one) run again.
+      const dropped = await dropMetricsFrom(outDir, latest.step);
+      if (dropped > 0) reporter.message(`dropped ${dropped} metrics record${dropped > 1 ? 's' : ''} of steps from ${latest.step} on (logged after the checkpoint; they run again)`);
+    }
     const result = await trainer.run();
     return { result, outDir, config };
   } finally {
