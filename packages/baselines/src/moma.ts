@@ -31,10 +31,9 @@
 // registers every shipped method) and its backbone() is what we take: MoCo v3's base (query) encoder
 // without its projector, predictor and momentum copy; MAE's encoder with its final norm, without the
 // decoder. Any registered method's checkpoint works (a MOMA student can teach in turn).
-// Sync loading: ObjectiveDefinition.create is synchronous, so create() reads checkpoints through core's
-// synchronous reader (readCheckpointSync: in Node, '@maskedssl/core/node' installs one that verifies
-// format, SHA-256 and tensor list as loadCheckpoint does) and rebuilds the method as
-// objectiveFromCheckpoint does; the CLI, loadObjective and --resume work unchanged.
+// Loading: create() is async; it reads each checkpoint through core's checkpoint reader (in Node,
+// '@maskedssl/core/node' installs loadCheckpoint: format, SHA-256 and tensor list verified) and rebuilds
+// its method with core's objectiveFromCheckpoint, as the CLI's eval does.
 // No gradient into teachers: their variables are frozen copies (trainable = false, never in
 // paramGroups()), and their forward runs off the gradient tape (core's noGrad, torch.no_grad()), with
 // the fused inference ops: the teachers' variables never reach the tape (tf.grads gives them no entry,
@@ -56,9 +55,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  assignVariables, cloneAsFrozen, createVit, gatherTokens, gelu, getObjective, gridSize, linear, makeVariable, numPatches,
-  noGrad, param, parseOrThrow, randomTokenMask, readCheckpointSync, Rng, RunInfo, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, xavierUniform, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
-  type ParamTree, type StepInfo, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  backboneFields, checkBackboneOverrides, cloneAsFrozen, createVit, gatherTokens, gelu, gridSize, l2Normalize, linear, makeVariable, noGrad,
+  numPatches, objectiveFromCheckpoint, param, parseOrThrow, randomTokenMask, readCheckpoint, simpleCropFlip, smoothL1, splitDecay, VitConfig,
+  vitConfigForImages, vitForward, xavierUniform, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition,
+  type ParamGroup, type ParamTree, type Rng, type StepInfo, type VariableTree,
 } from '@maskedssl/core';
 
 export const MomaTeacherConfig = z
@@ -77,8 +77,7 @@ export const MomaConfig = z
     /** 'random' (our ViT init), or a checkpoint whose backbone initialises the student (its shapes must be the student's). */
     studentInit: z.string().min(1).default('random'),
     /** Student preset ("compact" students are allowed: any width and depth); image size and channels come from the data. */
-    backbone: z.enum(vitPresetNames).default('vit-small/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-small/16'),
     /** Fraction of patches the student does not see ("extremely high"; moma.md: 0.9 at 14x14 tokens, 0.75 at 7x7). */
     maskRatio: z.number().gt(0).lt(1).default(0.9),
     /** Tokens distilled: the class token, the student's visible patches, or both. */
@@ -123,7 +122,7 @@ export function momaKeepCount(numTokens: number, maskRatio: number): number {
 /** Per-token normalisation over the last axis: LayerNorm without affine (biased variance), or x / max(|x|, 1e-12). A new tensor. */
 export function normalizeTokens(x: tf.Tensor, kind: MomaTargetNorm, eps = 1e-6): tf.Tensor {
   return tf.tidy(() => {
-    if (kind === 'l2') return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12));
+    if (kind === 'l2') return l2Normalize(x);
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   });
@@ -160,25 +159,12 @@ export function distillLoss(pred: tf.Tensor, target: tf.Tensor, kind: MomaLossKi
   if (pred.shape.join() !== target.shape.join()) throw new Error(`distillLoss: pred [${pred.shape}] and target [${target.shape}] differ`);
   return tf.tidy(() => {
     if (kind === 'cosine') return tf.sub(1, tf.mean(tf.sum(tf.mul(normalizeTokens(pred, 'l2'), normalizeTokens(target, 'l2')), -1))) as tf.Scalar;
-    const d = tf.sub(pred, target);
-    if (kind === 'mse') return tf.mean(tf.square(d)) as tf.Scalar;
-    // Huber form of SmoothL1: with q = min(|d|, beta), 0.5 q^2 / beta + (|d| - q).
-    const a = tf.abs(d);
-    const q = tf.minimum(a, beta);
-    return tf.mean(tf.add(tf.div(tf.mul(tf.square(q), 0.5), beta), tf.sub(a, q))) as tf.Scalar;
+    if (kind === 'mse') return tf.mean(tf.square(tf.sub(pred, target))) as tf.Scalar;
+    return smoothL1(pred, target, beta);
   });
 }
 
-// ---- Checkpoints, read synchronously (see the header) ----
-
-/** Runs `f`, turning what it throws into `fail(message)`. */
-function attempt<T>(f: () => T, fail: (reason: string) => never): T {
-  try {
-    return f();
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-}
+// ---- Checkpoints (see the header) ----
 
 /** Where a backbone came from: what getState records. */
 export interface CheckpointSource {
@@ -189,29 +175,23 @@ export interface CheckpointSource {
   tensorsSha256: string;
 }
 
-/**
- * Rebuilds the method of the checkpoint at `path` with its trained values (objectiveFromCheckpoint,
- * synchronously), passes its backbone to `use`, then disposes it. Errors read `moma: <field> <path>: ...`.
- */
-function withCheckpointBackbone<T>(path: string, field: string, use: (source: CheckpointSource, config: VitConfig, params: ParamTree) => T): T {
-  const fail: (reason: string) => never = (reason) => {
-    throw new Error(`moma: ${field} ${path}: ${reason}`);
-  };
-  // Core's reader (Node: checkpoint folders and files); its errors read "checkpoint <path>: <reason>".
-  const ckpt = attempt(() => readCheckpointSync(path), (m) => fail(m.replace(/^checkpoint \S+: /, '')));
-  const run = RunInfo.safeParse(ckpt.state.run);
-  if (!run.success) return fail(`${ckpt.path} does not record its run (method, config, image shape); was it written by 'maskedssl pretrain'?`);
-  const { method, methodConfig, imageShape, batchSize } = run.data;
-  const def = attempt(() => getObjective(method), (m) => fail(`written by ${m}`));
-  const config = def.configSchema.safeParse(methodConfig);
-  if (!config.success) return fail(`its ${method} config no longer validates (${config.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-  const objective = attempt(() => def.create(config.data, { imageShape, batchSize, rng: new Rng(0) }), fail);
+/** A checkpoint's method rebuilt with its trained values: its backbone, and the objective to dispose. */
+interface LoadedBackbone {
+  source: CheckpointSource;
+  config: VitConfig;
+  params: ParamTree;
+  dispose(): void;
+}
+
+/** Reads the checkpoint at `path` and rebuilds its method; errors read `moma: <field> <path>: ...`. */
+async function loadBackbone(path: string, field: string): Promise<LoadedBackbone> {
   try {
-    attempt(() => assignVariables(objective.variables(), ckpt), fail);
-    const { config: vit, params } = objective.backbone();
-    return use({ method, checkpoint: ckpt.path, tensorsSha256: ckpt.tensorsSha256 ?? '' }, vit, params);
-  } finally {
-    objective.dispose();
+    const ckpt = await readCheckpoint(path);
+    const { objective, run } = await objectiveFromCheckpoint(ckpt);
+    const { config, params } = objective.backbone();
+    return { source: { method: run.method, checkpoint: ckpt.path, tensorsSha256: ckpt.tensorsSha256 ?? '' }, config, params, dispose: () => objective.dispose() };
+  } catch (e) {
+    throw new Error(`moma: ${field} ${path}: ${(e as Error).message.replace(/^checkpoint \S+: /, '')}`);
   }
 }
 
@@ -242,9 +222,11 @@ export class MomaObjective implements Objective {
   /** Set by setState when the configured teachers are not those the restored run was trained with. */
   private staleTeachers: string | null = null;
 
+  /** Use `moma.create` (it loads the teacher and student-init checkpoints); the loaded backbones are copied, not kept. */
   constructor(
     readonly config: MomaConfig,
     context: ObjectiveContext,
+    loaded: { teachers: LoadedBackbone[]; studentInit: LoadedBackbone | null },
   ) {
     const c = config;
     if (c.teachers.length === 0) throw new Error('moma: teachers: MOMA needs at least one teacher checkpoint');
@@ -257,17 +239,14 @@ export class MomaObjective implements Objective {
     try {
       c.teachers.forEach((t, i) => {
         const field = `teachers[${i}].checkpoint`;
-        this.teachers.push(
-          withCheckpointBackbone(t.checkpoint, field, (source, vit, params) => {
-            if (vit.imageSize !== this.vit.imageSize || vit.inChannels !== this.vit.inChannels || vit.patchSize !== this.vit.patchSize) {
-              throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone takes ${describeGrid(vit)}, the student ${describeGrid(this.vit)}`);
-            }
-            if (!vit.classToken) throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone has no class token`);
-            return { ...source, weight: t.weight, config: vit, params: cloneAsFrozen(`moma-teacher${i}`, params) };
-          }),
-        );
+        const { source, config: vit, params } = loaded.teachers[i]!;
+        if (vit.imageSize !== this.vit.imageSize || vit.inChannels !== this.vit.inChannels || vit.patchSize !== this.vit.patchSize) {
+          throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone takes ${describeGrid(vit)}, the student ${describeGrid(this.vit)}`);
+        }
+        if (!vit.classToken) throw new Error(`moma: ${field} ${t.checkpoint}: its ${source.method} backbone has no class token`);
+        this.teachers.push({ ...source, weight: t.weight, config: vit, params: cloneAsFrozen(`moma-teacher${i}`, params) });
       });
-      if (c.studentInit !== 'random') this.studentInit = withCheckpointBackbone(c.studentInit, 'studentInit', (source, vit, params) => this.initStudent(source, vit, params));
+      if (loaded.studentInit) this.studentInit = this.initStudent(loaded.studentInit.source, loaded.studentInit.config, loaded.studentInit.params);
       this.teachers.forEach((t, i) => this.projectors.push(this.createProjector(i, t.config.embedDim, context.rng)));
     } catch (e) {
       this.dispose();
@@ -392,12 +371,12 @@ export class MomaObjective implements Objective {
   }
 }
 
-export const moma: ObjectiveDefinition<typeof MomaConfig> = {
+export const moma = {
   name: 'moma',
   summary: 'MOMA (Yao et al. 2023): a masked student regresses the normalised tokens of frozen MoCo v3 / MAE teachers through per-teacher projectors',
   configSchema: MomaConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the vit-mini/4 of the other presets, 12 of 49 patches visible. Set-up (3)
+    // 28x28x1, 7x7 tokens (vit-mini/4), 12 of 49 patches visible. Set-up (3)
     // with the run folders `maskedssl pretrain --method mocov3|mae --out runs/<method>` writes; for
     // set-up (1): --set 'method.teachers=[{"checkpoint":"runs/mocov3"}]' --set method.studentInit=runs/mae.
     'fashion-mnist': { backbone: 'vit-mini/4', maskRatio: 0.75, teachers: [{ checkpoint: 'runs/mocov3' }, { checkpoint: 'runs/mae' }], studentInit: 'random' },
@@ -405,5 +384,16 @@ export const moma: ObjectiveDefinition<typeof MomaConfig> = {
   // moma.md's AdamW (0.9/0.95, wd 0.05, 10% warmup + cosine) at the lr and batch of the MAE preset
   // (the 1.5e-4 * batch / 256 rule is tuned for hundreds of epochs).
   trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.1, weightDecay: 0.05, betas: [0.9, 0.95] } },
-  create: (config, context) => new MomaObjective(config, context),
-};
+  async create(config, context) {
+    if (config.teachers.length === 0) throw new Error('moma: teachers: MOMA needs at least one teacher checkpoint');
+    const teachers: LoadedBackbone[] = [];
+    let studentInit: LoadedBackbone | null = null;
+    try {
+      for (const [i, t] of config.teachers.entries()) teachers.push(await loadBackbone(t.checkpoint, `teachers[${i}].checkpoint`));
+      if (config.studentInit !== 'random') studentInit = await loadBackbone(config.studentInit, 'studentInit');
+      return new MomaObjective(config, context, { teachers, studentInit });
+    } finally {
+      for (const b of [...teachers, ...(studentInit ? [studentInit] : [])]) b.dispose();
+    }
+  },
+} satisfies ObjectiveDefinition<typeof MomaConfig>;

@@ -35,7 +35,7 @@ async function trainedRun(def: ObjectiveDefinition, configInput: Record<string, 
   const dir = await tmp(def.name);
   const methodConfig = def.configSchema.parse(configInput) as Record<string, unknown>;
   const imageShape: [number, number, number] = [16, 16, 1];
-  const objective = def.create(methodConfig, { imageShape, batchSize: 8, rng: new Rng(11) });
+  const objective = await def.create(methodConfig, { imageShape, batchSize: 8, rng: new Rng(11) });
   const trainer = new Trainer({
     objective,
     method: def.name,
@@ -56,7 +56,7 @@ async function trainedRun(def: ObjectiveDefinition, configInput: Record<string, 
 async function writtenRun(def: ObjectiveDefinition, configInput: Record<string, unknown>, imageShape: [number, number, number]): Promise<string> {
   const dir = await tmp(`${def.name}-${imageShape[0]}`);
   const methodConfig = def.configSchema.parse(configInput) as Record<string, unknown>;
-  const objective = def.create(methodConfig, { imageShape, batchSize: 4, rng: new Rng(3) });
+  const objective = await def.create(methodConfig, { imageShape, batchSize: 4, rng: new Rng(3) });
   const tensors = Object.fromEntries(Object.entries(objective.variables()).map(([k, v]) => [`var/${k}`, v as tf.Tensor]));
   await saveCheckpoint(join(dir, 'checkpoints'), 0, tensors, { run: { method: def.name, methodConfig, imageShape, batchSize: 4 } });
   objective.dispose();
@@ -219,11 +219,11 @@ describe('MOMA with teachers from checkpoints', () => {
       backbone: 'vit-tiny/4', backboneOverrides: { embedDim: 40, depth: 1, numHeads: 2 }, teachers: [{ checkpoint: mocoRun }, { checkpoint: maeRun }], maskRatio: 0.75,
     },
   });
-  const build = (c: MomaConfigInput, batchSize = 8) => moma.create(parseMomaConfig(c), ctx(batchSize)) as MomaObjective;
+  const build = (c: MomaConfigInput, batchSize = 8) => moma.create(parseMomaConfig(c), ctx(batchSize));
   const keepOf = (rows: number[][]) => tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32');
 
   it('(1) loads the MoCo v3 base encoder as a frozen teacher and copies the MAE encoder into the student', async () => {
-    const objective = build(setups()['(1) mocov3 -> mae-initialised student']!);
+    const objective = await build(setups()['(1) mocov3 -> mae-initialised student']!);
     const teacher = objective.teachers[0]!;
     expect(teacher.method).toBe('mocov3');
     expect(teacher.checkpoint).toMatch(/step-00000002$/);
@@ -236,7 +236,7 @@ describe('MOMA with teachers from checkpoints', () => {
     expect(snapshot(student.params)).toEqual(await backboneOf(maeRun));
     expect(objective.studentInit).toMatchObject({ method: 'mae' });
     // ...which differs from a random student of the same shape.
-    const random = build({ ...setups()['(1) mocov3 -> mae-initialised student']!, studentInit: 'random' });
+    const random = await build({ ...setups()['(1) mocov3 -> mae-initialised student']!, studentInit: 'random' });
     expect(values(random.student['blocks.1.mlp.fc1.weight']!)).not.toEqual(values(student.params['blocks.1.mlp.fc1.weight']!));
     // One projector 24 -> 32; teachers are in neither variables() nor the AdamW groups.
     const vars = objective.variables();
@@ -253,7 +253,7 @@ describe('MOMA with teachers from checkpoints', () => {
   });
 
   it('(2) loads the MAE encoder as the teacher and copies the MoCo v3 base encoder into the student', async () => {
-    const objective = build(setups()['(2) mae -> mocov3-initialised student']!);
+    const objective = await build(setups()['(2) mae -> mocov3-initialised student']!);
     expect(objective.teachers[0]!.method).toBe('mae');
     expect(snapshot(objective.teachers[0]!.params)).toEqual(await backboneOf(maeRun));
     expect(snapshot(objective.student)).toEqual(await backboneOf(mocoRun));
@@ -261,8 +261,8 @@ describe('MOMA with teachers from checkpoints', () => {
     objective.dispose();
   });
 
-  it('(3) sums the weighted losses of both teachers through two projectors', () => {
-    const objective = build({ ...setups()['(3) mocov3 + mae -> random student']!, teachers: [{ checkpoint: mocoRun }, { checkpoint: maeRun, weight: 2 }] });
+  it('(3) sums the weighted losses of both teachers through two projectors', async () => {
+    const objective = await build({ ...setups()['(3) mocov3 + mae -> random student']!, teachers: [{ checkpoint: mocoRun }, { checkpoint: maeRun, weight: 2 }] });
     expect(objective.teachers.map((t) => t.method)).toEqual(['mocov3', 'mae']);
     expect(objective.studentInit).toBeNull();
     expect(objective.variables()['projectors.0.weight']!.shape).toEqual([40, 32]);
@@ -276,8 +276,8 @@ describe('MOMA with teachers from checkpoints', () => {
     objective.dispose();
   });
 
-  it('gathers teacher targets at the positions the student saw (CLS first), and the student sees CLS + K tokens', () => {
-    const objective = build(setups()['(1) mocov3 -> mae-initialised student']!);
+  it('gathers teacher targets at the positions the student saw (CLS first), and the student sees CLS + K tokens', async () => {
+    const objective = await build(setups()['(1) mocov3 -> mae-initialised student']!);
     expect(objective.keepCount).toBe(4); // 16 patches at 0.75
     const view = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 6) as tf.Tensor4D;
     const keepRows = [[0, 5, 9, 15], [3, 6, 10, 12]];
@@ -297,8 +297,8 @@ describe('MOMA with teachers from checkpoints', () => {
     objective.dispose();
   });
 
-  it('sends gradients to the student and projectors only, none (not even zeros) to the teachers', () => {
-    const objective = build(setups()['(3) mocov3 + mae -> random student']!);
+  it('sends gradients to the student and projectors only, none (not even zeros) to the teachers', async () => {
+    const objective = await build(setups()['(3) mocov3 + mae -> random student']!);
     const view = tf.randomUniform([4, 16, 16, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
     const keep = keepOf([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]);
     const loss = () => objective.distill(view, keep).loss;
@@ -325,7 +325,7 @@ describe('MOMA with teachers from checkpoints', () => {
 
   for (const name of ['(1) mocov3 -> mae-initialised student', '(2) mae -> mocov3-initialised student', '(3) mocov3 + mae -> random student']) {
     it(`${name}: trains 3 steps through the Trainer; the teachers stay bit-identical, the student moves`, async () => {
-      const objective = build(setups()[name]!);
+      const objective = await build(setups()[name]!);
       const teachersBefore = objective.teachers.map((t) => snapshot(t.params));
       const studentBefore = snapshot(objective.student);
       const reporter = memoryReporter();
@@ -342,8 +342,8 @@ describe('MOMA with teachers from checkpoints', () => {
   }
 
   it('does not leak tensors across steps', async () => {
-    await expectNoTensorLeak((config: TrainerConfigInput) => {
-      const objective = build({ ...setups()['(3) mocov3 + mae -> random student']!, projector: 'mlp', projectorHiddenDim: 16 });
+    await expectNoTensorLeak(async (config: TrainerConfigInput) => {
+      const objective = await build({ ...setups()['(3) mocov3 + mae -> random student']!, projector: 'mlp', projectorHiddenDim: 16 });
       const trainer = new Trainer({ objective, method: 'moma', config: parseTrainerConfig({ batchSize: 8, lr: 2e-3, ...config }), dataset, reporter: memoryReporter(), handleSignals: false });
       return { trainer, objective };
     });
@@ -351,21 +351,21 @@ describe('MOMA with teachers from checkpoints', () => {
 
   it('checkpoints hold the student and projectors, not the teachers; a run resumes bit for bit and rebuilds from its checkpoint', async () => {
     const config = parseMomaConfig(setups()['(3) mocov3 + mae -> random student']!);
-    const make = (outDir?: string) => {
-      const objective = moma.create(config, ctx()) as MomaObjective;
+    const make = async (outDir?: string) => {
+      const objective = await moma.create(config, ctx());
       const trainer = new Trainer({
         objective, method: 'moma', config: parseTrainerConfig({ batchSize: 8, budget: '4steps', lr: 2e-3 }), dataset, reporter: memoryReporter(), handleSignals: false,
         ...(outDir && { store: fileRunStore(outDir), runInfo: { method: 'moma', methodConfig: config, imageShape: [16, 16, 1], batchSize: 8 } }),
       });
       return { objective, trainer };
     };
-    const a = make();
+    const a = await make();
     const full = await a.trainer.run();
     a.trainer.dispose();
     a.objective.dispose();
 
     const dir = await tmp('run');
-    const b = make(dir);
+    const b = await make(dir);
     const first = await b.trainer.run({ limit: 2 });
     const names = Object.keys((await loadCheckpoint(join(dir, 'checkpoints'))).tensors);
     expect(names).toContain('var/projectors.1.weight');
@@ -377,7 +377,7 @@ describe('MOMA with teachers from checkpoints', () => {
     b.trainer.dispose();
     b.objective.dispose();
 
-    const c = make(dir);
+    const c = await make(dir);
     await c.trainer.restore(join(dir, 'checkpoints'));
     const rest = await c.trainer.run();
     expect([...first.losses, ...rest.losses]).toEqual(full.losses);
@@ -391,8 +391,8 @@ describe('MOMA with teachers from checkpoints', () => {
     expect((await readdir(join(dir, 'checkpoints'))).length).toBeGreaterThan(0);
   });
 
-  it('a restored run whose teacher paths now hold other checkpoints refuses to train, but still gives its student', () => {
-    const objective = build(setups()['(1) mocov3 -> mae-initialised student']!);
+  it('a restored run whose teacher paths now hold other checkpoints refuses to train, but still gives its student', async () => {
+    const objective = await build(setups()['(1) mocov3 -> mae-initialised student']!);
     const view = tf.zeros([2, 16, 16, 1]) as tf.Tensor4D;
     const state = objective.getState();
     objective.setState(state);
@@ -406,9 +406,9 @@ describe('MOMA with teachers from checkpoints', () => {
   });
 
   it('refuses missing and mismatched checkpoints with one line naming the field, the path and the mismatch', async () => {
-    const attempt = (c: MomaConfigInput, imageShape: [number, number, number] = [16, 16, 1]) => {
+    const attempt = async (c: MomaConfigInput, imageShape: [number, number, number] = [16, 16, 1]) => {
       try {
-        moma.create(parseMomaConfig(c), { imageShape, batchSize: 4, rng: new Rng(0) }).dispose();
+        (await moma.create(parseMomaConfig(c), { imageShape, batchSize: 4, rng: new Rng(0) })).dispose();
       } catch (e) {
         return (e as Error).message;
       }
@@ -418,34 +418,34 @@ describe('MOMA with teachers from checkpoints', () => {
     const missing = join(tmpdir(), 'maskedssl-moma-no-such-run');
     const empty = await tmp('empty');
     const cases: [string, RegExp][] = [
-      [attempt({ ...mocoShaped, ...t(missing) }), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${missing}: no such file or folder$`)],
-      [attempt({ ...mocoShaped, ...t(empty) }), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${empty}: no checkpoint folder \\(step-XXXXXXXX\\)`)],
-      [attempt({ ...mocoShaped, teachers: [{ checkpoint: mocoRun }, { checkpoint: missing }] }), new RegExp(`^moma: teachers\\[1\\]\\.checkpoint ${missing}: no such file`)],
+      [await attempt({ ...mocoShaped, ...t(missing) }), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${missing}: no such file or folder$`)],
+      [await attempt({ ...mocoShaped, ...t(empty) }), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${empty}: no checkpoint folder \\(step-XXXXXXXX\\)`)],
+      [await attempt({ ...mocoShaped, teachers: [{ checkpoint: mocoRun }, { checkpoint: missing }] }), new RegExp(`^moma: teachers\\[1\\]\\.checkpoint ${missing}: no such file`)],
       // The teachers see 16x16 images; 28x28 data, or a student with 2-pixel patches (an 8x8 grid), does not fit them.
-      [attempt({ ...mocoShaped, ...t(mocoRun) }, [28, 28, 1]), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${mocoRun}: its mocov3 backbone takes 16x16x1 images as 4x4 patches of 4x4, the student 28x28x1 images as 7x7 patches of 4x4$`)],
-      [attempt({ backbone: 'vit-tiny/4', backboneOverrides: { ...tinyMoco.backboneOverrides, patchSize: 2 }, ...t(maeRun) }), /teachers\[0\]\.checkpoint .*: its mae backbone takes 16x16x1 images as 4x4 patches of 4x4, the student 16x16x1 images as 8x8 patches of 2x2$/],
-      [attempt({ ...mocoShaped, ...t(mocoRun) }, [16, 16, 3]), /its mocov3 backbone takes 16x16x1 images .*, the student 16x16x3 images/],
+      [await attempt({ ...mocoShaped, ...t(mocoRun) }, [28, 28, 1]), new RegExp(`^moma: teachers\\[0\\]\\.checkpoint ${mocoRun}: its mocov3 backbone takes 16x16x1 images as 4x4 patches of 4x4, the student 28x28x1 images as 7x7 patches of 4x4$`)],
+      [await attempt({ backbone: 'vit-tiny/4', backboneOverrides: { ...tinyMoco.backboneOverrides, patchSize: 2 }, ...t(maeRun) }), /teachers\[0\]\.checkpoint .*: its mae backbone takes 16x16x1 images as 4x4 patches of 4x4, the student 16x16x1 images as 8x8 patches of 2x2$/],
+      [await attempt({ ...mocoShaped, ...t(mocoRun) }, [16, 16, 3]), /its mocov3 backbone takes 16x16x1 images .*, the student 16x16x3 images/],
       // A student-init checkpoint whose backbone is not the configured student.
-      [attempt({ ...mocoShaped, ...t(mocoRun), studentInit: maeRun }), new RegExp(`^moma: studentInit ${maeRun}: its mae backbone is not the student's \\(embedDim 24 there, 32 here\\); set backbone/backboneOverrides to match it$`)],
-      [attempt({ backbone: 'vit-tiny/4', backboneOverrides: { embedDim: 24, depth: 3, numHeads: 4 }, ...t(mocoRun), studentInit: maeRun }), /studentInit .*: its mae backbone is not the student's \(depth 2 there, 3 here; numHeads 2 there, 4 here\)/],
-      [attempt({ ...mocoShaped, ...t(mocoRun), studentInit: missing }), new RegExp(`^moma: studentInit ${missing}: no such file or folder$`)],
+      [await attempt({ ...mocoShaped, ...t(mocoRun), studentInit: maeRun }), new RegExp(`^moma: studentInit ${maeRun}: its mae backbone is not the student's \\(embedDim 24 there, 32 here\\); set backbone/backboneOverrides to match it$`)],
+      [await attempt({ backbone: 'vit-tiny/4', backboneOverrides: { embedDim: 24, depth: 3, numHeads: 4 }, ...t(mocoRun), studentInit: maeRun }), /studentInit .*: its mae backbone is not the student's \(depth 2 there, 3 here; numHeads 2 there, 4 here\)/],
+      [await attempt({ ...mocoShaped, ...t(mocoRun), studentInit: missing }), new RegExp(`^moma: studentInit ${missing}: no such file or folder$`)],
       // A file, not a checkpoint folder.
-      [attempt({ ...mocoShaped, ...t(join(mocoRun, 'metrics.jsonl')) }), /^moma: teachers\[0\]\.checkpoint .*metrics\.jsonl: no checkpoint folder/],
+      [await attempt({ ...mocoShaped, ...t(join(mocoRun, 'metrics.jsonl')) }), /^moma: teachers\[0\]\.checkpoint .*metrics\.jsonl: no checkpoint folder/],
     ];
     for (const [message, pattern] of cases) {
       expect(message).toMatch(pattern);
       expect(message).not.toContain('\n');
     }
     // keep = max(2, ...): even 0.99 leaves 2 of 16 patches visible, so it builds.
-    expect(attempt({ ...mocoShaped, ...t(mocoRun), maskRatio: 0.99 })).toBe('no error');
-    expect(attempt({ ...mocoShaped, ...t(mocoRun), maskRatio: 0.9 }, [8, 8, 1])).toMatch(/teachers\[0\]\.checkpoint .*takes 16x16x1 images/);
+    expect(await attempt({ ...mocoShaped, ...t(mocoRun), maskRatio: 0.99 })).toBe('no error');
+    expect(await attempt({ ...mocoShaped, ...t(mocoRun), maskRatio: 0.9 }, [8, 8, 1])).toMatch(/teachers\[0\]\.checkpoint .*takes 16x16x1 images/);
   });
 
   it('builds the fashion-mnist preset on 28x28x1 with teachers of 28x28 runs (a 128-wide student, 32- and 24-wide teachers)', async () => {
     const moco28 = await writtenRun(mocov3, tinyMoco, [28, 28, 1]);
     const mae28 = await writtenRun(mae, tinyMae, [28, 28, 1]);
     const config = parseMomaConfig({ ...moma.presets['fashion-mnist'], teachers: [{ checkpoint: moco28 }, { checkpoint: mae28 }] });
-    const objective = moma.create(config, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) }) as MomaObjective;
+    const objective = await moma.create(config, { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
     expect(objective.backbone().config).toMatchObject({ imageSize: 28, patchSize: 4, embedDim: 128, depth: 4 });
     expect(objective.keepCount).toBe(12);
     expect(objective.variables()['projectors.0.weight']!.shape).toEqual([128, 32]);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { memoryReporter, parseTrainerConfig, Rng, Trainer, type Dataset, type Objective, type TrainerConfigInput } from '@maskedssl/core/node';
 import { expect } from 'vitest';
 
-export type MakeTrainer = (config: Record<string, unknown>) => { trainer: Trainer; objective: Objective };
+export type MakeTrainer = (config: Record<string, unknown>) => { trainer: Trainer; objective: Objective } | Promise<{ trainer: Trainer; objective: Objective }>;
 
 /** A MakeTrainer: a new objective from `create`, trained on `dataset` with `defaults` under each call's settings. */
 export function trainerFactory(method: string, create: () => Objective, dataset: Dataset, defaults: TrainerConfigInput): MakeTrainer {
@@ -24,7 +24,7 @@ export function trainerFactory(method: string, create: () => Objective, dataset:
 
 /** tf.memory().numTensors after step 20 equals the count after step 2. */
 export async function expectNoTensorLeak(make: MakeTrainer): Promise<void> {
-  const { trainer, objective } = make({ budget: '20steps' });
+  const { trainer, objective } = await make({ budget: '20steps' });
   await trainer.run({ limit: 2 });
   const after2 = tf.memory().numTensors;
   await trainer.run({ limit: 18 });
@@ -35,7 +35,7 @@ export async function expectNoTensorLeak(make: MakeTrainer): Promise<void> {
 
 /** The losses of a `steps`-step run, checked finite. */
 export async function shortRunLosses(make: MakeTrainer, steps: number): Promise<number[]> {
-  const { trainer, objective } = make({ budget: `${steps}steps` });
+  const { trainer, objective } = await make({ budget: `${steps}steps` });
   const { losses } = await trainer.run();
   trainer.dispose();
   objective.dispose();
