@@ -41,6 +41,7 @@ describe('bad input: one clear line, non-zero exit', () => {
     [['pretrain', '--method', 'moca', '--set', 'method.numWords=1000', '--print-config'], /^maskedssl pretrain: method.numWords: .*multiple of numNewWords/],
     [['pretrain', '--method', 'mae', '--budget', 'forever', '--print-config'], /^maskedssl pretrain: trainer.budget: budget 'forever'/],
     [['pretrain', '--method', 'mae', '--dataset', 'imagenet', '--print-config'], /^maskedssl pretrain: dataset.name: /],
+    [['pretrain', '--method', 'mae', '--dataset', 'cifar10', '--preset', 'cifar10', '--print-config'], /^maskedssl pretrain: --preset: mae has no preset 'cifar10' \(presets: fashion-mnist\)/],
     [['pretrain', '--method', 'mae', '--set', 'lr=1'], /^maskedssl pretrain: --set lr: the key must start with method\., trainer\. or dataset\./],
     [['eval', '--features', 'pixels', '--checkpoint', 'x', '--out', 'y'], /^maskedssl eval: give exactly one of --checkpoint/],
     [['eval', '--features', 'pixels', '--protocols', 'knn,svm', '--out', 'y'], /^maskedssl eval: --protocols: unknown value 'svm'/],
@@ -76,6 +77,13 @@ describe('bad input: one clear line, non-zero exit', () => {
     expect(r3.code).toBe(1);
     expect(r3.err).toMatch(new RegExp(`^maskedssl eval: ${two}/train-(images-idx3-ubyte|labels-idx1-ubyte\\.gz): `));
     expect(existsSync(join(dir, 'out1', 'results.json')) || existsSync(join(dir, 'out3', 'results.json'))).toBe(false);
+  });
+
+  it('the default preset: fashion-mnist for the small grey datasets, none for cifar', async () => {
+    const preset = async (dataset: string) => JSON.parse((await cli('pretrain', '--method', 'mae', '--dataset', dataset, '--print-config')).out).preset;
+    expect(await preset('procedural')).toBe('fashion-mnist');
+    expect(await preset('mnist')).toBe('fashion-mnist');
+    expect(await preset('cifar10')).toBeNull();
   });
 
   it('a missing checkpoint is a clear runtime error', async () => {
@@ -159,7 +167,7 @@ describe('end to end on the procedural dataset', () => {
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(r.out).toMatch(/Budget 4 per method on procedural; backend/);
     // MOCA's preset trains vit-micro/4, MAE's vit-mini/4: the table says it is not like for like.
-    expect(r.err).toMatch(/the methods trained 2 different backbones \(not like for like; --set method.backbone=<preset> gives them one\)/);
+    expect(r.err).toMatch(/the methods trained 2 different backbones \(not like for like; --set method.backbone=<preset> gives them one\); random-init uses the first method's \(mae: d128 depth 4 patch 4\)/);
 
     // The same command again trains and evaluates nothing: it reads every result back.
     const again = await cli(

@@ -3,9 +3,6 @@ import { listObjectives, registerObjectivesOf } from '@maskedssl/core/node';
 import * as baselines from '@maskedssl/baselines';
 import * as moca from '@maskedssl/moca';
 
-/** Methods of the head-to-head plan that may not be implemented yet (refused with a clear message). */
-export const plannedMethods = ['moca', 'mae', 'mocov3', 'maskco'] as const;
-
 let registered = false;
 export function registerMethods(): void {
   if (registered) return;

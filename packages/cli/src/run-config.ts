@@ -1,5 +1,6 @@
 // The resolved configuration of a run: method + its config, trainer, dataset. Built from, in order of
-// precedence (later wins): the method's preset (default: the one for the dataset's kind, if any), a
+// precedence (later wins): the method's preset (default: its `fashion-mnist` preset for the datasets of
+// small grey images, when it has one), a
 // JSON file (--config), --set key=value pairs, then dedicated flags (--budget, --seed). Every section
 // is validated by its zod schema; an unknown key or a bad value is refused naming `section.field`.
 import { readFileSync } from 'node:fs';
@@ -74,14 +75,9 @@ function issues(section: string, error: z.ZodError): string {
     .join('; ');
 }
 
-/** The method preset a dataset gets unless --preset says otherwise (used when the method has it). */
-const DEFAULT_PRESET: Record<string, string> = {
-  'fashion-mnist': 'fashion-mnist',
-  mnist: 'fashion-mnist',
-  procedural: 'fashion-mnist',
-  cifar10: 'cifar10',
-  cifar100: 'cifar10',
-};
+/** The datasets that get a method's `fashion-mnist` preset unless --preset says otherwise (others: none). */
+const FASHION_MNIST_PRESET_DATASETS: readonly string[] = ['fashion-mnist', 'mnist', 'procedural'];
+const DEFAULT_PRESET = 'fashion-mnist';
 
 export interface ResolveInput {
   method: string;
@@ -120,8 +116,8 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
 
   const dataset = DatasetConfig.safeParse(sections.dataset);
   if (!dataset.success) throw new UsageError(issues('dataset', dataset.error));
-  const fallback = DEFAULT_PRESET[dataset.data.name];
-  const presetName = input.preset ?? (fallback && fallback in def.presets ? fallback : null);
+  const fallback = FASHION_MNIST_PRESET_DATASETS.includes(dataset.data.name) && DEFAULT_PRESET in def.presets ? DEFAULT_PRESET : null;
+  const presetName = input.preset ?? fallback;
   if (presetName !== null && !(presetName in def.presets)) {
     throw new UsageError(`--preset: ${def.name} has no preset '${presetName}' (presets: ${Object.keys(def.presets).join(', ') || 'none'})`);
   }

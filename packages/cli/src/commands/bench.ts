@@ -9,10 +9,9 @@ import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { listCheckpoints, listObjectives, Protocol, readMetrics, type EvalResult, type VitConfig } from '@maskedssl/core/node';
 import { listOf, parseFlags, positiveInt } from '../args.js';
-import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
+import { DatasetConfig, datasetNames } from '../datasets.js';
 import { UsageError } from '../errors.js';
-import { backboneLabel, checkpointFeatures, pixelSource, randomInitSource, randomVitSource } from '../features.js';
-import { plannedMethods } from '../methods.js';
+import { backboneLabel, checkpointFeatures, pixelSource, randomVitSource } from '../features.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
 import { setupBackend } from '../setup-backend.js';
@@ -132,10 +131,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const registered = listObjectives().map((d) => d.name);
   const methods = f.methods.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of methods) {
-    if (!registered.includes(m)) {
-      const planned = (plannedMethods as readonly string[]).includes(m);
-      throw new UsageError(`--methods: '${m}' is ${planned ? 'not implemented yet' : 'not a known method'} (implemented: ${registered.join(', ') || 'none'})`);
-    }
+    if (!registered.includes(m)) throw new UsageError(`--methods: '${m}' is not a known method (registered: ${registered.join(', ') || 'none'})`);
   }
   const seeds = positiveInt(f.seeds, '--seeds') ?? 1;
   const knnEvery = positiveInt(f['knn-every'], '--knn-every') ?? 100;
@@ -173,7 +169,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   };
   const trainRows: TrainRow[] = [];
   const results: EvalResult[] = [];
-  const backbones = new Map<string, VitConfig>();
+  const backbones = new Map<string, { method: string; config: VitConfig }>();
   const runDirOf = (config: RunConfig) => join(f.out!, 'runs', `${config.method}-seed${config.trainer.seed}`);
   for (const config of configs) await checkRunFolder(config, runDirOf(config));
   for (const config of configs) {
@@ -181,24 +177,27 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const row = await benchTraining(config, runDir, budget, log);
     trainRows.push(row);
     const source = await checkpointFeatures(row.checkpoint, 'avg');
-    if (source.backbone) backbones.set(JSON.stringify(source.backbone), source.backbone);
+    const key = JSON.stringify(source.backbone);
+    if (source.backbone && !backbones.has(key)) backbones.set(key, { method: config.method, config: source.backbone });
     try {
       results.push(await cachedEval(join(runDir, 'bench-eval.json'), basename(row.checkpoint), () => runEval({ source, dataset, protocols, seed: config.trainer.seed, ...limits, log })));
     } finally {
       source.dispose();
     }
   }
-  const imageShape = (await openDataset(dataset, 'test')).imageShape;
-  // The random-init row uses the backbone the methods trained; when they differ (said so), vit-mini/4, the baselines' presets'.
-  const shared = backbones.size === 1 ? [...backbones.values()][0]! : undefined;
-  if (!shared) log(`bench: the methods trained ${backbones.size} different backbones (not like for like; --set method.backbone=<preset> gives them one); random-init uses vit-mini/4`);
-  const randomInit = (seed: number) =>
-    shared ? randomVitSource(shared, seed, 'avg', backboneLabel(shared)) : randomInitSource('vit-mini/4', imageShape, seed, 'avg');
+  // The random-init row: the backbone the methods trained; when they differ (said so), the first method's.
+  const first = [...backbones.values()][0];
+  if (!first) throw new Error('bench: no method reported the backbone it trained');
+  const floor = first.config;
+  if (backbones.size > 1) {
+    log(`bench: the methods trained ${backbones.size} different backbones (not like for like; --set method.backbone=<preset> gives them one); random-init uses the first method's (${first.method}: ${backboneLabel(floor)})`);
+  }
+  const randomInit = (seed: number) => randomVitSource(floor, seed, 'avg', backboneLabel(floor));
   for (let seed = 0; seed < seeds; seed++) {
     for (const source of [pixelSource(), randomInit(seed)]) {
       try {
         const path = join(f.out, 'evals', `${source.name}-seed${seed}.json`);
-        results.push(await cachedEval(path, source.name === 'pixels' ? 'pixels' : (shared ?? 'vit-mini/4'), () => runEval({ source, dataset, protocols, seed, ...limits, log })));
+        results.push(await cachedEval(path, source.name === 'pixels' ? 'pixels' : floor, () => runEval({ source, dataset, protocols, seed, ...limits, log })));
       } finally {
         source.dispose();
       }

@@ -13,7 +13,8 @@ export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [opt
   --dataset <name>       fashion-mnist (default), mnist, cifar10, cifar100, folder, procedural
   --data-dir <dir>       where the dataset files are
   --budget <b>           steps ("500"), epochs ("3epochs") or wall-clock time ("90s", "10m", "1h")
-  --preset <name>        the method preset (default: the one named like the dataset, if any)
+  --preset <name>        the method preset (default: fashion-mnist, when the method has it, for the
+                         fashion-mnist, mnist and procedural datasets; none for the others)
   --config <file.json>   {"method": {...}, "trainer": {...}, "dataset": {...}}
   --set <key=value>      e.g. --set trainer.lr=0.001 --set method.numWords=512 (repeatable)
   --seed <n>             run seed (trainer.seed)
