@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors, initBackend } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -200,6 +200,40 @@ describe('end to end on the procedural dataset', () => {
     );
     expect(other.code).not.toBe(0);
     expect(other.err).toMatch(/runs\/mae-seed0 holds a mae run with another configuration \(trainer.budget\)/);
+  });
+});
+
+describe('--import: methods of the user', () => {
+  it('registers the ObjectiveDefinitions a module exports, for pretrain, info and the commands that load its checkpoints', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'maskedssl-import-'));
+    const file = join(dir, 'my-objective.ts');
+    await writeFile(file, `export { toyObjective } from ${JSON.stringify(join(repo, 'packages/core/test/toy-objective.ts'))};\nexport const notAMethod = 42;\n`);
+    const rel = relative(process.cwd(), file);
+    const info = await cli('info', '--import', rel);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toMatch(/\nmethods: +.*\btoy\b/);
+    const run = join(dir, 'run');
+    const p = await cli('pretrain', '--import', file, '--method', 'toy', '--dataset', 'procedural', '--budget', '2', '--set', 'trainer.batchSize=8', '--out', run);
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/^toy: 2 steps/);
+    const feats = join(dir, 'feats.safetensors');
+    const e = await cli('embed', '--import', file, '--checkpoint', run, '--dataset', 'procedural', '--limit', '8', '--out', feats);
+    expect(e.code, e.err).toBe(0);
+    expect(decodeSafetensors(new Uint8Array(await readFile(feats))).tensors.features!.shape).toEqual([8, 16]);
+
+    const none = join(dir, 'nothing.mjs');
+    await writeFile(none, 'export const answer = 42;\n');
+    const broken = join(dir, 'broken.mjs');
+    await writeFile(broken, 'export const = ;\n');
+    for (const [argv, message] of [
+      [['info', '--import', join(dir, 'missing.mjs')], new RegExp(`^maskedssl info: --import ${join(dir, 'missing.mjs')}: no such file`)],
+      [['pretrain', '--import', none, '--method', 'toy', '--print-config'], new RegExp(`^maskedssl pretrain: --import ${none}: exports no ObjectiveDefinition`)],
+      [['bench', '--import', broken, '--methods', 'toy', '--out', dir], new RegExp(`^maskedssl bench: --import ${broken}: `)],
+    ] as const) {
+      const r = await cli(...argv);
+      expect(r.code).not.toBe(0);
+      expect(r.err).toMatch(message);
+    }
   });
 });
 

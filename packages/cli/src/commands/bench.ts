@@ -8,10 +8,11 @@ import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { listCheckpoints, listObjectives, Protocol, readMetrics, type EvalResult, type VitConfig } from '@maskedssl/core/node';
-import { listOf, parseFlags, positiveInt } from '../args.js';
+import { listOf, parseFlags, positiveInt, type Options } from '../args.js';
 import { DatasetConfig, datasetNames } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { backboneLabel, checkpointFeatures, pixelSource, randomVitSource } from '../features.js';
+import { importHelp, importMethods } from '../methods.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
 import { setupBackend } from '../setup-backend.js';
@@ -19,7 +20,7 @@ import { runEval, writeResults } from './eval.js';
 import { runPretrain } from './pretrain.js';
 
 export const benchHelp = `maskedssl bench --methods <list> --out <dir> [options]
-  --methods <list>       e.g. moca,mae,mocov3,maskco (registered methods only)
+  --methods <list>       e.g. moca,mae,mocov3,maskco (registered methods; --import adds your own)
   --budget <b>           the same for every method (default 15m)
   --seeds <n>            runs per method, seeds 0..n-1 (default 1)
   --dataset <name>       ${datasetNames.join(', ')} (default fashion-mnist); --data-dir <dir>
@@ -27,7 +28,9 @@ export const benchHelp = `maskedssl bench --methods <list> --out <dir> [options]
   --knn-every <steps>    online k-NN during training for the curve (default 100)
   --set <key=value>      applied to every method (e.g. --set trainer.batchSize=64)
   --train-limit <n>, --test-limit <n>   evaluate on the first n images (quick checks)
-  --backend <name>`;
+  --out <dir>            the results folder (a bench run again with the same flags continues in it)
+${importHelp}
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
 
 interface TrainRow {
   method: string;
@@ -111,8 +114,9 @@ async function benchTraining(config: RunConfig, runDir: string, budget: string, 
   return row;
 }
 
-export async function benchCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, {
+/** The flags `maskedssl bench` accepts (its help lists each). */
+export const benchFlags = {
+    import: { type: 'string', multiple: true },
     methods: { type: 'string' },
     budget: { type: 'string' },
     seeds: { type: 'string' },
@@ -125,7 +129,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'test-limit': { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string' },
-  });
+  } satisfies Options;
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, benchFlags);
+  await importMethods(f.import);
   if (!f.methods) throw new UsageError('--methods is required (e.g. --methods moca,mae)');
   if (!f.out) throw new UsageError('--out is required (a folder for the results)');
   const registered = listObjectives().map((d) => d.name);

@@ -1,21 +1,27 @@
 // `maskedssl embed`: frozen features of one split for downstream use, as safetensors
 // (`features` [N, D] F32, `indices` [N] I32 dataset indices, `labels` [N] I32 when labelled).
 import { extractFeatures, writeSafetensorsFile, type SafetensorsTensor } from '@maskedssl/core/node';
-import { parseFlags, positiveInt } from '../args.js';
-import { DatasetConfig, openDataset } from '../datasets.js';
+import { parseFlags, positiveInt, type Options } from '../args.js';
+import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { checkpointFeatures } from '../features.js';
+import { importHelp, importMethods } from '../methods.js';
 import { setupBackend } from '../setup-backend.js';
 
 export const embedHelp = `maskedssl embed --checkpoint <dir> --out <file.safetensors> [options]
-  --dataset <name> --data-dir <dir>   the images (default fashion-mnist)
-  --split <train|test>                default test
-  --limit <n>                         the first n images of the split
-  --pool <avg|cls>                    default avg
-  --backend <name>`;
+  --checkpoint <dir>     a run folder (its newest checkpoint) or one checkpoint folder
+  --out <file>           the .safetensors file: features [N, D], indices [N], labels [N]
+  --dataset <name>       ${datasetNames.join(', ')} (default fashion-mnist)
+  --data-dir <dir>       where the dataset files are
+  --split <train|test>   default test
+  --limit <n>            the first n images of the split
+  --pool <avg|cls>       default avg
+${importHelp}
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
 
-export async function embedCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, {
+/** The flags `maskedssl embed` accepts (its help lists each). */
+export const embedFlags = {
+    import: { type: 'string', multiple: true },
     checkpoint: { type: 'string' },
     dataset: { type: 'string' },
     'data-dir': { type: 'string' },
@@ -24,7 +30,11 @@ export async function embedCommand(argv: string[]): Promise<number> {
     pool: { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string' },
-  });
+  } satisfies Options;
+
+export async function embedCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, embedFlags);
+  await importMethods(f.import);
   if (!f.checkpoint) throw new UsageError('--checkpoint is required');
   if (!f.out) throw new UsageError('--out is required (a .safetensors file)');
   const split = f.split ?? 'test';

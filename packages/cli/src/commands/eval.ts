@@ -3,10 +3,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { evaluate, extractFeatures, makeReport, Protocol, renderMarkdown, reportToJson, type EvalResult } from '@maskedssl/core/node';
-import { listOf, parseFlags, positiveInt } from '../args.js';
+import { listOf, parseFlags, positiveInt, type Options } from '../args.js';
 import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { checkpointFeatures, pixelSource, randomInitLike, type FeatureSource } from '../features.js';
+import { importHelp, importMethods } from '../methods.js';
 import { setupBackend } from '../setup-backend.js';
 
 export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels | --features random-init) --out <dir> [options]
@@ -19,6 +20,8 @@ export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels 
   --seed <n>             seed of the protocols (and of random-init weights)
   --train-limit <n>      use only the first n training images (quick checks)
   --test-limit <n>       use only the first n test images
+  --out <dir>            the folder for results.json and results.md
+${importHelp}
   --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
 
 export interface EvalRequest {
@@ -57,8 +60,9 @@ export async function writeResults(outDir: string, results: EvalResult[], datase
   return md;
 }
 
-export async function evalCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, {
+/** The flags `maskedssl eval` accepts (its help lists each). */
+export const evalFlags = {
+    import: { type: 'string', multiple: true },
     checkpoint: { type: 'string' },
     features: { type: 'string' },
     dataset: { type: 'string' },
@@ -71,7 +75,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
     'test-limit': { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string' },
-  });
+  } satisfies Options;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, evalFlags);
+  await importMethods(f.import);
   if (Boolean(f.checkpoint) === Boolean(f.features)) throw new UsageError('give exactly one of --checkpoint <dir> and --features pixels|random-init');
   if (f.features && f.features !== 'pixels' && f.features !== 'random-init') throw new UsageError(`--features: '${f.features}' is not pixels or random-init`);
   if (!f.out) throw new UsageError('--out is required (a folder for results.json and results.md)');

@@ -1,14 +1,24 @@
 // `maskedssl export`: the backbone of a checkpoint in timm's VisionTransformer names and layouts, as
 // safetensors (loads with timm.create_model(..., as documented in @maskedssl/core io/timm.ts)).
 import { loadObjective, toTimmStateDict, writeSafetensorsFile } from '@maskedssl/core/node';
-import { parseFlags } from '../args.js';
+import { parseFlags, type Options } from '../args.js';
 import { UsageError } from '../errors.js';
+import { importHelp, importMethods } from '../methods.js';
 import { setupBackend } from '../setup-backend.js';
 
-export const exportHelp = `maskedssl export --checkpoint <dir> --format timm --out <model.safetensors> [--backend <name>]`;
+export const exportHelp = `maskedssl export --checkpoint <dir> --out <model.safetensors> [options]
+  --checkpoint <dir>     a run folder (its newest checkpoint) or one checkpoint folder
+  --format timm          timm's VisionTransformer names and layouts (the only format, the default)
+  --out <file>           the .safetensors file to write
+${importHelp}
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
+
+/** The flags `maskedssl export` accepts (its help lists each). */
+export const exportFlags = { checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, import: { type: 'string', multiple: true }, backend: { type: 'string' } } satisfies Options;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } });
+  const f = parseFlags(argv, exportFlags);
+  await importMethods(f.import);
   if (!f.checkpoint) throw new UsageError('--checkpoint is required');
   if (!f.out) throw new UsageError('--out is required (a .safetensors file)');
   const format = f.format ?? 'timm';

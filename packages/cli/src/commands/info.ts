@@ -3,13 +3,20 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { findFashionMnist, formatAdapter, listObjectives, probeBackends } from '@maskedssl/core/node';
-import { parseFlags } from '../args.js';
+import { parseFlags, type Options } from '../args.js';
+import { importHelp, importMethods } from '../methods.js';
 import { setupBackend } from '../setup-backend.js';
 
-export const infoHelp = `maskedssl info [--backend <name>]`;
+export const infoHelp = `maskedssl info [options]: the backend and why others are missing, versions, data, methods
+${importHelp}
+  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu (default: the best available)`;
+
+/** The flags `maskedssl info` accepts (its help lists each). */
+export const infoFlags = { import: { type: 'string', multiple: true }, backend: { type: 'string' } } satisfies Options;
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { backend: { type: 'string' } });
+  const f = parseFlags(argv, infoFlags);
+  await importMethods(f.import);
   const backend = await setupBackend(f.backend);
   const probes = await probeBackends();
   const cpus = os.cpus();

@@ -1,15 +1,16 @@
 // `maskedssl pretrain`: train one method on a dataset under a budget, with checkpoints in --out.
 import { join } from 'node:path';
 import { consoleReporter, dropMetricsFrom, fileRunStore, getObjective, listCheckpoints, NonFiniteLossError, Rng, Trainer, writeRunConfig, type ProgressReporter, type TrainResult } from '@maskedssl/core/node';
-import { parseFlags } from '../args.js';
+import { parseFlags, type Options } from '../args.js';
 import { openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
+import { importHelp, importMethods } from '../methods.js';
 import { progressStream } from '../quiet.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
 import { setupBackend } from '../setup-backend.js';
 
 export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [options]
-  --method <name>        a registered method (see 'maskedssl info')
+  --method <name>        a registered method (see 'maskedssl info'; --import adds your own)
   --dataset <name>       fashion-mnist (default), mnist, cifar10, cifar100, folder, procedural
   --data-dir <dir>       where the dataset files are
   --budget <b>           steps ("500"), epochs ("3epochs") or wall-clock time ("90s", "10m", "1h")
@@ -18,9 +19,11 @@ export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [opt
   --config <file.json>   {"method": {...}, "trainer": {...}, "dataset": {...}}
   --set <key=value>      e.g. --set trainer.lr=0.001 --set method.numWords=512 (repeatable)
   --seed <n>             run seed (trainer.seed)
+  --out <dir>            the run folder: config.json, metrics.jsonl, checkpoints/
   --resume               continue from the newest checkpoint in --out
   --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu (default: the best available)
-  --print-config         print the resolved, validated config and exit`;
+  --print-config         print the resolved, validated config and exit
+${importHelp}`;
 
 export interface PretrainOutcome {
   result: TrainResult;
@@ -78,8 +81,9 @@ export async function runPretrain(config: RunConfig, outDir: string, options: { 
   }
 }
 
-export async function pretrainCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, {
+/** The flags `maskedssl pretrain` accepts (its help lists each). */
+export const pretrainFlags = {
+    import: { type: 'string', multiple: true },
     method: { type: 'string' },
     dataset: { type: 'string' },
     'data-dir': { type: 'string' },
@@ -92,7 +96,11 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     resume: { type: 'boolean' },
     backend: { type: 'string' },
     'print-config': { type: 'boolean' },
-  });
+  } satisfies Options;
+
+export async function pretrainCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, pretrainFlags);
+  await importMethods(f.import);
   if (!f.method) throw new UsageError('--method is required');
   const seed = f.seed === undefined ? undefined : Number(f.seed);
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got '${f.seed}'`);
