@@ -5,3 +5,4 @@ export * from './maskco.js';
 export * from './simmim.js';
 export * from './mfm.js';
 export * from './moma.js';
+export * from './ibot.js';
