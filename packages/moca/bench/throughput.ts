@@ -8,10 +8,10 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   createVit, initBackend, linear, makeVariable, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, splitDecay, Trainer, vitFeatures, vitForward,
-  xavierUniform, type ObjectiveDefinition, type VitConfig,
+  vitConfigForImages, xavierUniform, type ObjectiveDefinition, type VitConfig,
 } from '@maskedssl/core/node';
 import { z } from 'zod';
-import { moca, resolveVit } from '../src/index.js';
+import { moca } from '../src/index.js';
 
 /** The plain baseline as an objective, so both go through the same trainer loop. */
 let plainBackbone: VitConfig;
@@ -43,7 +43,7 @@ const plain: ObjectiveDefinition<z.ZodObject<Record<string, never>>> = {
 
 async function measure(def: ObjectiveDefinition, methodConfig: unknown, steps: number, batch: number): Promise<number> {
   const dataset = proceduralDataset({ count: batch * (steps + 4), seed: 1, size: 28 });
-  const objective = def.create(def.configSchema.parse(methodConfig) as never, { imageShape: [28, 28, 1], batchSize: batch, rng: new Rng(0) });
+  const objective = await def.create(def.configSchema.parse(methodConfig) as never, { imageShape: [28, 28, 1], batchSize: batch, rng: new Rng(0) });
   const reporter = memoryReporter();
   const trainer = new Trainer({ objective, method: def.name, config: parseTrainerConfig({ budget: `${steps + 3}steps`, batchSize: batch }), dataset, reporter, handleSignals: false });
   try {
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const i = args.indexOf('--config');
   const overrides = i >= 0 ? (JSON.parse(args[i + 1] ?? '{}') as Record<string, unknown>) : {};
   const mocaConfig = moca.configSchema.parse({ ...moca.presets['fashion-mnist'], ...overrides });
-  plainBackbone = resolveVit(mocaConfig);
+  plainBackbone = vitConfigForImages(mocaConfig.backbone, mocaConfig.backboneOverrides, [28, 28, 1], 'bench');
   const backend = await initBackend();
   // Pairs measured back to back share the machine's state of the moment (its speed drifts by tens of
   // percent over minutes here); the figure is the median of the pairs' ratios.

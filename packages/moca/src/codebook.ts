@@ -12,16 +12,12 @@
 // Pure functions first, then OnlineCodebook, which holds the state as frozen variables (words,
 // dist_norm, dist_norm_prev) plus the ring pointer (JSON state).
 import * as tf from '@tensorflow/tfjs-core';
-import { linear, makeVariable, noGrad, type Rng, type VariableTree, stopGradient } from '@maskedssl/core';
+import { l2Normalize, linear, makeVariable, noGrad, ringWrite, stopGradient, type Rng, type VariableTree } from '@maskedssl/core';
 
 /** The reference's eps for L1/L2 normalisation: x / max(norm, eps). */
 export const NORMALIZE_EPS = 1e-5;
 export const DIST_NORM_INIT = 0.5;
 export const DIST_NORM_DECAY = 0.99;
-
-export function l2Normalize(x: tf.Tensor, axis = -1, eps = NORMALIZE_EPS): tf.Tensor {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), axis, true)), eps)));
-}
 
 export function l1Normalize(x: tf.Tensor, axis = -1, eps = NORMALIZE_EPS): tf.Tensor {
   return tf.tidy(() => tf.div(x, tf.maximum(tf.sum(tf.abs(x), axis, true), eps)));
@@ -73,7 +69,7 @@ export function assignWords(tokens: tf.Tensor3D, words: tf.Tensor2D, invDelta: n
   if (!Number.isInteger(views) || views < 1 || n % views !== 0) throw new Error(`assignWords: ${n} images do not split into ${views} views`);
   return tf.tidy(() => {
     const k = words.shape[0];
-    const x = l2Normalize(tf.reshape(tokens, [n * l, c])) as tf.Tensor2D;
+    const x = l2Normalize(tf.reshape(tokens, [n * l, c]), -1, NORMALIZE_EPS) as tf.Tensor2D;
     // cos(t, w_k) = -d_k, so mean_k d - min_k d = max_k cos - mean_k cos and -(scale) d = scale cos.
     const cos = linear(x, tf.transpose(words)) as tf.Tensor2D; // [N*L, K]
     const gap = tf.reshape(tf.sub(tf.max(cos, 1), tf.mean(cos, 1)), [views, -1]);
@@ -118,26 +114,8 @@ export function gatherNewWords(tokens: tf.Tensor3D, flatIndices: Int32Array): tf
   return tf.tidy(() => {
     const [n, l, c] = tokens.shape;
     const picked = tf.gather(tf.reshape(tokens, [n * l, c]), tf.tensor1d(flatIndices, 'int32'));
-    return l2Normalize(picked) as tf.Tensor2D;
+    return l2Normalize(picked, -1, NORMALIZE_EPS) as tf.Tensor2D;
   });
-}
-
-/** Writes `fresh` [n, C] over words[pointer : pointer + n]; returns the new queue and pointer. */
-export function ringWrite(words: tf.Tensor2D, fresh: tf.Tensor2D, pointer: number): { words: tf.Tensor2D; pointer: number } {
-  const [k, c] = words.shape;
-  const n = fresh.shape[0];
-  if (fresh.shape[1] !== c) throw new Error(`ringWrite: new words are [${fresh.shape}], the codebook [${words.shape}]`);
-  if (!Number.isInteger(pointer) || pointer < 0 || pointer + n > k) {
-    throw new Error(`ringWrite: pointer ${pointer} + ${n} new words does not fit a queue of ${k} (K must be a multiple of the new words)`);
-  }
-  const out = tf.tidy(() => {
-    const parts: tf.Tensor2D[] = [];
-    if (pointer > 0) parts.push(tf.slice(words, [0, 0], [pointer, c]));
-    parts.push(fresh);
-    if (pointer + n < k) parts.push(tf.slice(words, [pointer + n, 0], [k - pointer - n, c]));
-    return tf.concat(parts, 0);
-  });
-  return { words: out, pointer: (pointer + n) % k };
 }
 
 /** dist_norm after one EMA update per entry of `stats` (one per teacher view), in order. */
@@ -194,7 +172,7 @@ export class OnlineCodebook {
   update(fresh: tf.Tensor2D, stats: tf.Tensor1D): void {
     tf.tidy(() => {
       const next = ringWrite(this.words as tf.Tensor2D, fresh, this.pointer);
-      this.words.assign(next.words);
+      this.words.assign(next.buffer);
       this.pointer = next.pointer;
       const dn = emaDistNorm(this.distNorm, stats, this.distNormDecay);
       this.distNorm.assign(dn);

@@ -1,12 +1,14 @@
 // MOCA's configuration: a zod schema whose defaults are the reference's (valeoai/MOCA main_pretrain.py
 // and models_moca.py) wherever they transfer to a small backbone, the `fashion-mnist` preset, and the
-// values derived from a config (the ViT shape, the two masking rounds' sizes, the early block).
-// Names are camelCase; the reference's are given in the comments. Every impossible combination is
-// refused by superRefine with an issue whose path names the field.
-import { numPatches, gridSize, parseVitConfig, vitPresets, type VitConfig, type VitPresetName, parseOrThrow } from '@maskedssl/core';
+// values derived from a config (the two masking rounds' sizes). Names are camelCase; the reference's
+// are given in the comments. Every impossible combination is refused with an issue whose path names
+// the field: by superRefine, or at create() for the rules that need the token grid (the image size is
+// the data's, see checkGeometry).
+import {
+  backboneFields, checkBackboneOverrides, checkMomentum, gridSize, momentumFields, numPatches, parseOrThrow, vitPresets, type VitConfig,
+} from '@maskedssl/core';
 import { z } from 'zod';
 
-const BACKBONES = Object.keys(vitPresets) as [VitPresetName, ...VitPresetName[]];
 const ratio = z.number().min(0).lt(1);
 
 /** Sizes of the per-image position sets of the two complementary masking rounds (counts, not ratios). */
@@ -24,22 +26,8 @@ export type MaskCounts = z.infer<typeof MaskCounts>;
 
 export const MocaConfig = z
   .object({
-    /** A core ViT preset for the student and teacher encoders... */
-    backbone: z.enum(BACKBONES).default('vit-tiny/4'),
-    /** ...with these fields overridden (imageSize and inChannels must match the training images). */
-    vit: z
-      .object({
-        imageSize: z.number().int().positive(),
-        patchSize: z.number().int().positive(),
-        inChannels: z.number().int().positive(),
-        embedDim: z.number().int().positive(),
-        depth: z.number().int().positive(),
-        numHeads: z.number().int().positive(),
-        mlpRatio: z.number().positive(),
-      })
-      .partial()
-      .strict()
-      .default({}),
+    /** The student's and teacher's encoder: a core ViT preset with overridden shape fields (image size and channels are the data's). */
+    ...backboneFields('vit-tiny/4'),
     /** K, the codebook (queue) size (`num_words`). A multiple of numNewWords. */
     numWords: z.number().int().positive().default(4096),
     /** Teacher tokens enqueued per step, one per distinct image (`num_new_words`); <= the batch size. */
@@ -70,9 +58,8 @@ export const MocaConfig = z
     decoderNumHeads: z.number().int().positive().default(4),
     /** Hidden width of both prototype generators, as a multiple of the encoder width (`pred_mlp_ratio`). */
     predMlpRatio: z.number().positive().default(2),
-    /** EMA teacher momentum, per-iteration cosine from alpha to alphaEnd (`alpha`, `alpha_max`). */
-    alpha: z.number().min(0).max(1).default(0.994),
-    alphaEnd: z.number().min(0).max(1).default(1),
+    /** EMA teacher momentum, per-iteration cosine from momentum to momentumEnd (the reference's `alpha`, `alpha_max`). */
+    ...momentumFields(0.994, 1),
     /** Constant learning rate and weight decay of the prototype generators (`lr_wgen`, `weight_decay`). */
     lrWgen: z.number().positive().default(1e-4),
     weightDecayWgen: z.number().nonnegative().default(0.05),
@@ -85,45 +72,26 @@ export const MocaConfig = z
   .strict()
   .superRefine((c, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    let vit: VitConfig;
-    try {
-      vit = resolveVit(c);
-    } catch (e) {
-      issue(['vit'], (e as Error).message);
-      return;
-    }
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
+    checkMomentum(c, ctx);
+    const depth = c.backboneOverrides.depth ?? vitPresets[c.backbone].depth;
+    const embedDim = c.backboneOverrides.embedDim ?? vitPresets[c.backbone].embedDim;
     if (c.numWords % c.numNewWords !== 0) {
       issue(['numWords'], `numWords ${c.numWords} is not a multiple of numNewWords ${c.numNewWords} (the queue is written in whole chunks)`);
     }
-    const grid = gridSize(vit);
-    if (c.skipOffset < 1) {
-      issue(['skipOffset'], 'skipOffset must be >= 1 (0 leaves no interior in the reference: it crops [0:-0])');
-    } else if (grid - 2 * c.skipOffset < 1) {
-      issue(['skipOffset'], `skipOffset ${c.skipOffset} leaves no interior token on the ${grid}x${grid} grid of the backbone (needs grid - 2*skipOffset >= 1)`);
-    }
-    if (c.earlyLayer >= vit.depth) {
-      issue(['earlyLayer'], `earlyLayer ${c.earlyLayer} must be < the backbone depth ${vit.depth}`);
-    }
+    if (c.skipOffset < 1) issue(['skipOffset'], 'skipOffset must be >= 1 (0 leaves no interior in the reference: it crops [0:-0])');
+    if (c.earlyLayer >= depth) issue(['earlyLayer'], `earlyLayer ${c.earlyLayer} must be < the backbone depth ${depth}`);
     if (c.decoderEmbedDim % c.decoderNumHeads !== 0) {
       issue(['decoderNumHeads'], `decoderEmbedDim ${c.decoderEmbedDim} is not divisible by decoderNumHeads ${c.decoderNumHeads}`);
     }
     if (c.decoderEmbedDim % 4 !== 0) {
       issue(['decoderEmbedDim'], `decoderEmbedDim ${c.decoderEmbedDim} must be divisible by 4 (2-D sin-cos position embedding)`);
     }
-    if (!Number.isInteger(vit.embedDim * c.predMlpRatio)) issue(['predMlpRatio'], 'embedDim * predMlpRatio must be an integer');
-    if (c.alphaEnd < c.alpha) issue(['alphaEnd'], `alphaEnd ${c.alphaEnd} is below alpha ${c.alpha}`);
+    if (!Number.isInteger(embedDim * c.predMlpRatio)) issue(['predMlpRatio'], 'embedDim * predMlpRatio must be an integer');
     for (const r of [0, 1]) {
       if (!(c.decoderMaskRatios[r]! < c.maskRatios[r]!)) {
         issue(['decoderMaskRatios', r], `decoderMaskRatios[${r}] ${c.decoderMaskRatios[r]} must be below maskRatios[${r}] ${c.maskRatios[r]} (the decoder also scores masked positions)`);
       }
-    }
-    const s = maskSizes(c, numPatches(vit));
-    const field = c.maskCounts ? 'maskCounts' : 'maskRatios';
-    if (s.visible1 < 1 || s.visible2 < 1 || s.masked < 1) {
-      issue([field], `the masking rounds need visible1, visible2 and masked >= 1, got ${fmt(s)} at ${numPatches(vit)} tokens`);
-    }
-    if (s.visible1 + s.visible2 + s.masked > numPatches(vit)) {
-      issue([field], `visible1 + visible2 + masked = ${fmt(s)} exceeds the ${numPatches(vit)} tokens of the backbone`);
     }
   });
 export type MocaConfig = z.output<typeof MocaConfig>;
@@ -138,9 +106,20 @@ export function parseMocaConfig(input: unknown): MocaConfig {
   return parseOrThrow(MocaConfig, input, 'moca config');
 }
 
-/** The backbone's ViT config: the preset with the `vit` overrides (validated by core). */
-export function resolveVit(c: Pick<MocaConfig, 'backbone' | 'vit'>): VitConfig {
-  return parseVitConfig({ ...vitPresets[c.backbone], ...c.vit });
+/**
+ * The rules that need the token grid, for create() once the data fixes the image size: an interior
+ * left by skipOffset, and masking rounds that fit the tokens. Throws one line naming every field.
+ */
+export function checkGeometry(c: MocaConfig, vit: VitConfig): void {
+  const problems: string[] = [];
+  const grid = gridSize(vit);
+  const n = numPatches(vit);
+  if (grid - 2 * c.skipOffset < 1) problems.push(`skipOffset: skipOffset ${c.skipOffset} leaves no interior token on the ${grid}x${grid} grid of the backbone (needs grid - 2*skipOffset >= 1)`);
+  const s = maskSizes(c, n);
+  const field = c.maskCounts ? 'maskCounts' : 'maskRatios';
+  if (s.visible1 < 1 || s.visible2 < 1 || s.masked < 1) problems.push(`${field}: the masking rounds need visible1, visible2 and masked >= 1, got ${fmt(s)} at ${n} tokens`);
+  if (s.visible1 + s.visible2 + s.masked > n) problems.push(`${field}: visible1 + visible2 + masked = ${fmt(s)} exceeds the ${n} tokens of the backbone`);
+  if (problems.length > 0) throw new Error(`moca: ${problems.join('; ')}`);
 }
 
 /**
@@ -162,7 +141,7 @@ export function maskSizes(c: Pick<MocaConfig, 'maskCounts' | 'maskRatios' | 'dec
 
 /**
  * Named partial configs. `fashion-mnist` (28x28x1) is tuned for the best k-NN per minute of a 2-core
- * CPU (package README, "Tuning" and "Session 6"): `vit-micro/4` (7x7 = 49 tokens, width 64, 2 heads
+ * CPU (package README, "Tuning"): `vit-micro/4` (7x7 = 49 tokens, width 64, 2 heads
  * of 32, depth 4: ~3x the steps per minute of vit-mini/4 at batch 32 and ~6x its images per second
  * at batch 64, which in 20 minutes gave better k-NN and low-shot figures than vit-mini/4);
  * K = 256 = 8 x 32 new words (the queue is renewed every 8 steps;
@@ -173,7 +152,7 @@ export function maskSizes(c: Pick<MocaConfig, 'maskCounts' | 'maskRatios' | 'dec
  *   - distNormDecay 0.9 (reference 0.99): dist_norm follows the statistic of the codebook within a
  *     few steps instead of ~300 (from 0.5 the reference's EMA reaches the ~0.02-0.1 of teacher
  *     tokens only after most of a 20-minute run, so the targets stay far softer than meant);
- *   - alpha 0.98 (reference 0.994): a teacher time constant of ~50 steps, not ~170;
+ *   - momentum 0.98 (reference alpha 0.994): a teacher time constant of ~50 steps, not ~170;
  *   - lrWgen 1e-3 (reference 1e-4): in the reference the generators train at 1e-4 through a
  *     30-epoch warmup in which the encoder's lr is far below theirs; with a warmup of tens of steps
  *     the encoder outpaces them, and its token features drift into a narrow cone (the dist_norm
@@ -191,7 +170,7 @@ export const mocaPresets: Record<string, MocaConfigInput> = {
     decoderEmbedDim: 64,
     decoderNumHeads: 2,
     distNormDecay: 0.9,
-    alpha: 0.98,
+    momentum: 0.98,
     lrWgen: 1e-3,
   },
 };

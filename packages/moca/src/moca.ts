@@ -19,16 +19,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   asymmetricPair,
-  cosineMomentum,
   createVit,
   EmaTeacher,
   gatherTokens,
   gridSize,
+  klDivergence,
   numPatches,
+  prefixed,
   segmentPatchTokens,
   splitDecay,
   vitForward,
   type MaskedView,
+  type MomentumPairs,
   type Objective,
   type ObjectiveContext,
   type ObjectiveDefinition,
@@ -38,12 +40,12 @@ import {
   type VariableTree,
   type VitConfig,
   noGrad,
+  vitConfigForImages,
 } from '@maskedssl/core';
 import { z } from 'zod';
 import { bagOfWords, codebookPerplexity, gatherNewWords, interiorPositions, newWordIndices, OnlineCodebook } from './codebook.js';
-import { maskSizes, MocaConfig, mocaPresets, resolveVit, type MaskCounts } from './config.js';
+import { checkGeometry, maskSizes, MocaConfig, mocaPresets, type MaskCounts } from './config.js';
 import { createDecoder, decoderForward, type DecoderConfig } from './decoder.js';
-import { klDivergence, weightedKlDivergence } from './losses.js';
 import { createPrototypeGenerator, generatePrototypes, prototypeLogits } from './prototype-generator.js';
 import { maskingRounds } from './rounds.js';
 
@@ -59,10 +61,6 @@ type Pending = {
 };
 
 const MocaState = z.object({ codebookPointer: z.number().int().nonnegative(), collapseWarned: z.boolean().optional() });
-
-function prefixed(prefix: string, tree: VariableTree): VariableTree {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
-}
 
 export class MocaObjective implements Objective {
   readonly name = 'moca';
@@ -89,14 +87,9 @@ export class MocaObjective implements Objective {
     context: ObjectiveContext,
   ) {
     const c = config;
-    this.vit = resolveVit(c);
-    const [h, w, ch] = context.imageShape;
-    if (h !== this.vit.imageSize || w !== this.vit.imageSize || ch !== this.vit.inChannels) {
-      throw new Error(
-        `moca: vit.imageSize / vit.inChannels: the backbone expects ${this.vit.imageSize}x${this.vit.imageSize}x${this.vit.inChannels} images, ` +
-          `the training images are ${h}x${w}x${ch} (set vit: {imageSize, inChannels} or use a matching preset)`,
-      );
-    }
+    this.vit = vitConfigForImages(c.backbone, c.backboneOverrides, context.imageShape, 'moca');
+    const ch = context.imageShape[2];
+    checkGeometry(c, this.vit);
     if (c.numNewWords > context.batchSize) {
       throw new Error(`moca: numNewWords ${c.numNewWords} exceeds the batch size ${context.batchSize} (each new word comes from a distinct image)`);
     }
@@ -217,7 +210,7 @@ export class MocaObjective implements Objective {
       rounds.masked,
     );
     const target = gatherTokens(codes, rounds.scored);
-    const tokenLoss = weightedKlDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa), rounds.tokenWeights);
+    const tokenLoss = klDivergence(target, prototypeLogits(decoded, tokenProtos, c.kappa), rounds.tokenWeights);
     const loss = tf.add(tf.mul(imageLoss, c.imageWeight), tf.mul(tokenLoss, c.tokenWeight)) as tf.Scalar;
     return {
       loss,
@@ -260,8 +253,11 @@ export class MocaObjective implements Objective {
       tf.dispose(p);
       this.pending = null;
     }
-    const next = Math.min(info.step + 1, info.totalSteps);
-    this.teacher.update(this.student, cosineMomentum(next, info.totalSteps, this.config.alpha, this.config.alphaEnd));
+  }
+
+  /** The teacher follows the student (the trainer applies the schedule after afterStep, see momentum.ts). */
+  momentumPairs(): MomentumPairs {
+    return { pairs: [{ student: this.student, teacher: this.teacher }], momentum: this.config.momentum, momentumEnd: this.config.momentumEnd };
   }
 
   private warnOnCollapse(perplexity: number, step: number): void {
@@ -297,7 +293,7 @@ export class MocaObjective implements Objective {
   }
 }
 
-export const moca: ObjectiveDefinition<typeof MocaConfig> = {
+export const moca = {
   name: 'moca',
   summary:
     "MOCA (Gidaris et al., TMLR 2024): masked views predict an EMA teacher's soft assignments to an online codebook — the other view's bag of words and the same view's token codes",
@@ -308,9 +304,9 @@ export const moca: ObjectiveDefinition<typeof MocaConfig> = {
   // 1.5e-4 * batch / 256 gives 1.9e-5 at batch 32, tuned for 200 ImageNet epochs; 1e-3 is what a
   // budget of a few thousand steps needs. Batch 32 (the smallest that 32 new words per step allow):
   // with vit-micro/4 on 2 cores it takes 1.75x the steps per minute of batch 64 for the same k-NN,
-  // linear and low-shot figures after 20 minutes (package README, session 6).
+  // linear and low-shot figures after 20 minutes (package README, "Tuning").
   trainerPresets: {
     'fashion-mnist': { batchSize: 32, lr: 1e-3, minLr: 1e-5, warmup: 0.15, weightDecay: 0.05, weightDecayEnd: 0.2, betas: [0.9, 0.999], clipGradNorm: 0.1 },
   },
   create: (config, context) => new MocaObjective(config, context),
-};
+} satisfies ObjectiveDefinition<typeof MocaConfig>;

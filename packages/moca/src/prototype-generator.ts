@@ -10,11 +10,9 @@
 // no running statistics. Parameters are named `<prefix>.fc1.weight`, `.bn.weight`, `.bn.bias`,
 // `.fc2.weight`, `.fc2.bias` and, with a linear skip, `.skip.weight`, `.skip.bias`.
 import * as tf from '@tensorflow/tfjs-core';
-import { linear, makeVariable, param, xavierUniform, type ParamTree, type Rng, type VariableTree } from '@maskedssl/core';
-import { l2Normalize } from './codebook.js';
+import { batchNorm, l2Normalize, linear, makeVariable, param, xavierUniform, type ParamTree, type Rng, type VariableTree } from '@maskedssl/core';
+import { NORMALIZE_EPS } from './codebook.js';
 
-/** torch.nn.BatchNorm1d's default eps. */
-export const BATCH_NORM_EPS = 1e-5;
 
 export interface PrototypeGeneratorConfig {
   /** C: the codebook's dimension (the teacher's width). */
@@ -53,24 +51,16 @@ export function createPrototypeGenerator(prefix: string, c: PrototypeGeneratorCo
   return params;
 }
 
-/** BatchNorm1d in training mode over the rows of x [K, H]: biased batch variance, learnable affine. */
-export function batchNorm(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor, eps = BATCH_NORM_EPS): tf.Tensor2D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, 0, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias) as tf.Tensor2D;
-  });
-}
-
 /** Unit-norm prototypes [K, D] from the words [K, C]. */
 export function generatePrototypes(prefix: string, params: ParamTree, words: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const p = (name: string) => param(params, `${prefix}.${name}`);
-    const x = l2Normalize(words) as tf.Tensor2D;
+    const x = l2Normalize(words, -1, NORMALIZE_EPS);
     let h = linear(x, p('fc1.weight')) as tf.Tensor2D;
     h = tf.relu(batchNorm(h, p('bn.weight'), p('bn.bias')));
     const residual = linear(h, p('fc2.weight'), p('fc2.bias'));
     const skip = `${prefix}.skip.weight` in params ? linear(x, p('skip.weight'), p('skip.bias')) : x;
-    return l2Normalize(tf.add(residual, skip)) as tf.Tensor2D;
+    return l2Normalize(tf.add(residual, skip), -1, NORMALIZE_EPS) as tf.Tensor2D;
   });
 }
 

@@ -2,7 +2,7 @@
 // the border-cropped L1-normalised bag of words, perplexity, the queue's wrap-around, new-word
 // selection, and the dist_norm sequence over three steps (a step uses the previous step's value).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, Rng } from '@maskedssl/core/node';
+import { ringWrite, initBackend, Rng } from '@maskedssl/core/node';
 import { describe, expect, it } from 'vitest';
 import {
   assignWords,
@@ -14,7 +14,6 @@ import {
   interiorPositions,
   newWordIndices,
   OnlineCodebook,
-  ringWrite,
 } from '../src/index.js';
 
 await initBackend({ log: null });

@@ -5,7 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { fileRunStore, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, valueAndGrads, type StepInfo } from '@maskedssl/core/node';
+import { fileRunStore, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, Rng, Trainer, updateMomentumPairs, valueAndGrads, type StepInfo } from '@maskedssl/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { maskSizes, moca, MocaObjective, parseMocaConfig, type MocaConfigInput } from '../src/index.js';
 
@@ -13,7 +13,8 @@ await initBackend({ log: null });
 
 // A tiny MOCA: 16x16 images, patch 4 (4x4 = 16 tokens, a 2x2 interior), width 16, depth 2, K = 32.
 const tiny: MocaConfigInput = {
-  vit: { imageSize: 16, patchSize: 4, inChannels: 1, embedDim: 16, depth: 2, numHeads: 2 },
+  backbone: 'vit-tiny/4',
+  backboneOverrides: { patchSize: 4, embedDim: 16, depth: 2, numHeads: 2 },
   numWords: 32,
   numNewWords: 4,
   skipOffset: 1,
@@ -59,7 +60,7 @@ describe('the objective', () => {
     obj.dispose();
   });
 
-  it('a step uses the pre-update codebook; afterStep enqueues new words, moves dist_norm and the teacher', () => {
+  it('a step uses the pre-update codebook; afterStep enqueues new words and moves dist_norm, the momentum pair the teacher', () => {
     const obj = create();
     const [v1, v2] = views();
     const loss = () => tf.tidy(() => obj.loss([v1!, v2!], info, new Rng(3)).loss.dataSync()[0]!);
@@ -68,7 +69,10 @@ describe('the objective', () => {
     expect(loss()).toBe(first); // no state changed by loss()
     // Move the student a little so the EMA has something to do.
     tf.tidy(() => obj.student['blocks.0.attn.qkv.weight']!.assign(tf.add(obj.student['blocks.0.attn.qkv.weight']!, 0.1)));
-    tf.tidy(() => obj.afterStep({ step: 0, totalSteps: 10, epoch: 0 }));
+    tf.tidy(() => {
+      obj.afterStep({ step: 0, totalSteps: 10, epoch: 0 });
+      updateMomentumPairs(obj.momentumPairs(), { step: 0, totalSteps: 10, epoch: 0 });
+    });
     expect(obj.codebook.pointer).toBe(4);
     const words = arr(obj.codebook.words);
     expect(words.slice(4 * 16)).toEqual(before.words.slice(4 * 16)); // only the 4 oldest rows replaced
