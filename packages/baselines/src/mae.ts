@@ -18,14 +18,12 @@ import { z } from 'zod';
 import {
   blockParamShapes, createVit, layerNorm, linear, makeVariable, param, pasteMaskedPatches, patchify, randomTokenMask, restoreTokens,
   simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, vitConfigForImages, vitForward, xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, parseOrThrow,
-  checkBackboneOverrides, vitPresetNames, VitBackboneOverrides, repeatToken,
+  backboneFields, checkBackboneOverrides, repeatToken,
 } from '@maskedssl/core';
 
 export const MaeConfig = z
   .object({
-    /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(vitPresetNames).default('vit-base/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-base/16'),
     maskRatio: z.number().gt(0).lt(1).default(0.75),
     normPixLoss: z.boolean().default(true),
     decoderEmbedDim: z.number().int().positive().default(512),
@@ -141,13 +139,13 @@ export function maePatchLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf.Te
   });
 }
 
-export const mae: ObjectiveDefinition<typeof MaeConfig> = {
+export const mae = {
   name: 'mae',
   summary: 'MAE (He et al. 2022): reconstruct the normalised pixels of 75% dropped patches with a light decoder',
   configSchema: MaeConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: MOCA's preset backbone (vit-mini/4) and a decoder like MOCA's (2 blocks,
-    // width 128, 4 heads), so a head-to-head compares like with like. The reference trains with AdamW
+    // 28x28x1, 7x7 tokens (vit-mini/4, as the other baselines' presets) and a light decoder (2 blocks,
+    // width 128, 4 heads). The reference trains with AdamW
     // (betas 0.9/0.95, wd 0.05), lr = 1.5e-4 * batch / 256, a 40/800-epoch warmup and a cosine; that
     // is the trainer's config, not this one.
     'fashion-mnist': { backbone: 'vit-mini/4', decoderDepth: 2, decoderEmbedDim: 128, decoderNumHeads: 4 },
@@ -199,4 +197,4 @@ export const mae: ObjectiveDefinition<typeof MaeConfig> = {
       dispose: () => tf.dispose(Object.values(all)),
     };
   },
-};
+} satisfies ObjectiveDefinition<typeof MaeConfig>;

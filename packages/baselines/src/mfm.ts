@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   createVit, gridSize, linear, makeVariable, parseOrThrow, simpleCropFlip, splitDecay, unpatchify, vitConfigForImages,
-  vitForward, type ObjectiveDefinition, type Rng, type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  vitForward, type ObjectiveDefinition, type Rng, type VariableTree, backboneFields, checkBackboneOverrides,
 } from '@maskedssl/core';
 import { fft2d, frequencyRadii, ifft2d } from './spectrum.js';
 
@@ -28,9 +28,7 @@ const Radius = z.number().positive();
 
 export const MfmConfig = z
   .object({
-    /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(vitPresetNames).default('vit-base/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-base/16'),
     /** Filter radius in frequency-index units (the reference's MASK_RADIUS1), or [lo, hi] to draw one per image. */
     maskRadius: z.union([Radius, z.tuple([Radius, Radius])]).default(16),
     /** Probability of a low-pass filter (masking the high frequencies); the reference's SAMPLE_RATIO. */
@@ -97,12 +95,12 @@ export function mfmFrequencyLoss(pred: tf.Tensor4D, target: tf.Tensor4D, masked:
   });
 }
 
-export const mfm: ObjectiveDefinition<typeof MfmConfig> = {
+export const mfm = {
   name: 'mfm',
   summary: 'MFM (Xie et al. 2023): low- or high-pass filter the image, the full encoder, a linear head; loss on the masked frequencies of its spectrum',
   configSchema: MfmConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the vit-mini/4 of the MOCA and MAE presets; the reference's radius 16 at
+    // 28x28x1, 7x7 tokens (vit-mini/4, as the other baselines' presets); the reference's radius 16 at
     // 224 scaled to the image (16 * 28 / 224 = 2: a low-pass filter keeps the 9 lowest of 784 frequencies).
     'fashion-mnist': { backbone: 'vit-mini/4', maskRadius: 2 },
   },
@@ -136,4 +134,4 @@ export const mfm: ObjectiveDefinition<typeof MfmConfig> = {
       dispose: () => tf.dispose(Object.values(all)),
     };
   },
-};
+} satisfies ObjectiveDefinition<typeof MfmConfig>;

@@ -19,14 +19,12 @@ import { z } from 'zod';
 import {
   createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, pasteMaskedPatches, patchify, randomTokenMask, simpleCropFlip,
   splitDecay, vitConfigForImages, vitForward, type ObjectiveDefinition, type ParamTree, type Rng,
-  type VariableTree, checkBackboneOverrides, vitPresetNames, VitBackboneOverrides,
+  type VariableTree, backboneFields, checkBackboneOverrides,
 } from '@maskedssl/core';
 
 export const SimMimConfig = z
   .object({
-    /** Encoder preset; its image size and channels are replaced by the data's. */
-    backbone: z.enum(vitPresetNames).default('vit-base/16'),
-    backboneOverrides: VitBackboneOverrides.default({}),
+    ...backboneFields('vit-base/16'),
     maskRatio: z.number().gt(0).lt(1).default(0.6),
     /** Smallest crop area fraction of the view (the reference's RandomResizedCrop scale (0.67, 1)). */
     cropMinScale: z.number().gt(0).max(1).default(0.67),
@@ -75,13 +73,12 @@ export function simMimPixelLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf
   });
 }
 
-export const simmim: ObjectiveDefinition<typeof SimMimConfig> = {
+export const simmim = {
   name: 'simmim',
   summary: 'SimMIM (Xie et al. 2022): mask tokens at 60% of the patches, the full encoder, a linear head regressing their raw pixels (L1)',
   configSchema: SimMimConfig,
   presets: {
-    // 28x28x1, 7x7 tokens: the vit-mini/4 of the MOCA and MAE presets, so a head-to-head compares
-    // like with like; SimMIM's head is the one linear layer, no decoder to size.
+    // 28x28x1, 7x7 tokens (vit-mini/4, as the other baselines' presets); SimMIM's head is the one linear layer, no decoder to size.
     'fashion-mnist': { backbone: 'vit-mini/4' },
   },
   // The reference's AdamW (betas 0.9/0.999, wd 0.05, clip 5) at MAE's lr, schedule and batch for
@@ -120,4 +117,4 @@ export const simmim: ObjectiveDefinition<typeof SimMimConfig> = {
       dispose: () => tf.dispose(Object.values(all)),
     };
   },
-};
+} satisfies ObjectiveDefinition<typeof SimMimConfig>;
