@@ -1,4 +1,4 @@
-// The `maskedssl` command: pretrain | eval | embed | export | bench | info. Errors print one line
+// The `maskedssl` command: pretrain | eval | embed | export | bench | info | setup. Errors print one line
 // (`maskedssl <command>: <what is wrong>`); usage errors exit 2, other failures 1. Run as a program
 // (through npm's bin link, `node dist/main.js` or `tsx src/main.ts`), it runs the command in a child
 // process whose stderr drops native start-up logs (quiet.ts) unless --verbose or MASKEDSSL_VERBOSE.
@@ -10,6 +10,7 @@ import { evalCommand, evalHelp } from './commands/eval.js';
 import { exportCommand, exportHelp } from './commands/export.js';
 import { infoCommand, infoHelp } from './commands/info.js';
 import { pretrainCommand, pretrainHelp } from './commands/pretrain.js';
+import { setupCommand, setupHelp } from './commands/setup.js';
 import { UsageError } from './errors.js';
 import { registerMethods } from './methods.js';
 import { CHILD_ENV, runFiltered, wantsVerbose } from './quiet.js';
@@ -21,6 +22,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   export: { run: exportCommand, help: exportHelp },
   bench: { run: benchCommand, help: benchHelp },
   info: { run: infoCommand, help: infoHelp },
+  setup: { run: setupCommand, help: setupHelp },
 };
 
 const usage = `usage: maskedssl <command> [flags]   (maskedssl <command> --help for its flags)

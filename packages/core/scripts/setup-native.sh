@@ -7,18 +7,27 @@
 # + GELU that the inference forward runs, src/nn/native-ops.ts); when the patch does not apply or the
 # patched build fails, the binding is built unpatched and everything still works, without those ops.
 #
-#   MASKEDSSL_CACHE       cache folder (default: <repo>/.cache)
+# It works on the tfjs-node installed in the project of the working directory (its node_modules): run
+# as `maskedssl setup native` in a project that installed @maskedssl/core, or as `npm run setup:native`
+# (scripts/setup.sh) in this repository, where the cache and venv are <repo>/.cache.
+#
+#   MASKEDSSL_CACHE       cache folder (default: <repo>/.cache in a checkout, else ~/.cache/maskedssl)
 #   MASKEDSSL_PYTHON      python used to create the venv (default: python3)
 #   MASKEDSSL_TF_WHEEL    the pip requirement for TensorFlow (default: tensorflow-cpu==2.21.0;
 #                         a CUDA-enabled wheel plus @tensorflow/tfjs-node-gpu gives the GPU variant,
 #                         see README "GPU")
 #   MASKEDSSL_TFJS_NODE   which package to build: @tensorflow/tfjs-node (default) or @tensorflow/tfjs-node-gpu
+#   MASKEDSSL_SETUP_STRICT=1   exit 1 (not 0) when the backend cannot be set up (maskedssl setup native)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../../.." && pwd)
+project=$PWD
 patcher=$here/patch-tfjs-binding.mjs
-cache=${MASKEDSSL_CACHE:-$repo/.cache}
+if [ -z "${MASKEDSSL_CACHE:-}" ] && [ -f "$here/../../../scripts/setup.sh" ] && [ -d "$here/../../../packages/core" ]; then
+  cache=$(cd "$here/../../.." && pwd)/.cache   # a checkout of the repository
+else
+  cache=${MASKEDSSL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/maskedssl}
+fi
 venv=$cache/venv
 python=${MASKEDSSL_PYTHON:-python3}
 tf_wheel=${MASKEDSSL_TF_WHEEL:-tensorflow-cpu==2.21.0}
@@ -30,12 +39,13 @@ say() { echo "[setup:native] $*"; }
 give_up() {
   say "native TensorFlow backend NOT available: $*"
   say "maskedssl will fall back to the wasm backend (about 10x slower). Details: $log"
+  [ "${MASKEDSSL_SETUP_STRICT:-0}" = 1 ] && exit 1
   exit 0
 }
 
-cd "$repo"
+cd "$project"
 pkg_json=$(node -p "require.resolve('$pkg_name/package.json')" 2>/dev/null) \
-  || give_up "$pkg_name is not installed (run 'npm install' first; it is an optional dependency)"
+  || give_up "$pkg_name is not installed in $project (npm install $pkg_name@4.22.0: an optional peer dependency of @maskedssl/core)"
 pkg_dir=$(dirname "$pkg_json")
 
 tfjs_version=$(node -p "require('$pkg_json').version")

@@ -1,8 +1,9 @@
 // Picks and initialises the tfjs backend once per process. The automatic order: native TensorFlow with
 // CUDA (@tensorflow/tfjs-node-gpu), WebGPU on a hardware adapter (webgpu.ts), native TensorFlow
 // (@tensorflow/tfjs-node), wasm, then pure-JS cpu. A software WebGPU adapter (SwiftShader) is used only
-// when asked for. The native packages and Dawn's `webgpu` are optional; `npm run setup:native` builds
-// tfjs-node's binding on machines where its own installer cannot download libtensorflow. In a browser
+// when asked for. The native packages and Dawn's `webgpu` are optional; `maskedssl setup native` (in this
+// repository also `npm run setup:native`) builds tfjs-node's binding on machines where its own installer
+// cannot download libtensorflow. In a browser
 // the native backends report that they run only in Node, and WebGL joins the order before wasm.
 // MASKEDSSL_BACKEND or `prefer` forces one.
 import * as tf from '@tensorflow/tfjs-core';
@@ -51,7 +52,7 @@ async function load(name: BackendName, explicit: boolean): Promise<{ tfjsName: s
       } catch (e) {
         const msg = (e as Error).message.split('\n')[0]!;
         if (msg.endsWith('is not installed')) throw e;
-        throw new Error(`${pkg} is installed but its native binding does not load (${msg}); run 'npm run setup:native'`);
+        throw new Error(`${pkg} is installed but its native binding does not load (${msg}); run 'maskedssl setup native'`);
       }
       return { tfjsName: 'tensorflow' };
     }
