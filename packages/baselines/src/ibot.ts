@@ -60,7 +60,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   asymmetricPair, backboneFields, checkBackboneOverrides, checkMomentum, createMlpHead, createVit, EmaTeacher, gatherTokens, l2Normalize,
-  linearInit, makeVariable, mlpHeadForward, momentumFields, noGrad, numPatches, parseOrThrow, softCrossEntropy, splitDecay,
+  linearInit, makeVariable, mlpHeadForward, momentumFields, noGrad, numPatches, parseOrThrow, prefixed, softCrossEntropy, splitDecay,
   vitConfigForImages, vitForward, type MlpHeadConfig, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
   type ParamTree, type Rng, type StepInfo, type VariableTree, type VitConfig,
 } from '@maskedssl/core';
@@ -422,10 +422,6 @@ export class IbotObjective implements Objective {
     this.pending = null;
     this.teacher.dispose();
   }
-}
-
-function prefixed(prefix: string, tree: VariableTree): VariableTree {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}${k}`, v]));
 }
 
 function concat(parts: Uint8Array[]): Float32Array {
