@@ -7,7 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  cosineMomentum,
+  backboneFields,
+  checkBackboneOverrides,
+  checkMomentum,
   createVit,
   EmaTeacher,
   gatherTokens,
@@ -15,7 +17,9 @@ import {
   linear,
   makeVariable,
   memoryReporter,
+  momentumFields,
   numPatches,
+  prefixed,
   parseTrainerConfig,
   proceduralDataset,
   randomTokenMask,
@@ -27,27 +31,31 @@ import {
   vitConfigForImages,
   vitForward,
   xavierUniform,
+  type Objective,
   type ObjectiveDefinition,
 } from '@maskedssl/core/node';
 
+// The kit's shared fields: a backbone preset with overrides, and a momentum schedule for the teacher.
 const Config = z
   .object({
-    backbone: z.enum(['vit-tiny/4', 'vit-small/16']).default('vit-tiny/4'),
-    /** Overrides of the backbone preset (e.g. a smaller depth for tests). */
-    depth: z.number().int().positive().optional(),
+    ...backboneFields('vit-tiny/4'),
     maskRatio: z.number().min(0).lt(1).default(0.6),
-    momentum: z.number().min(0).max(1).default(0.996),
+    ...momentumFields(0.996, 1),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    checkBackboneOverrides(c.backbone, c.backboneOverrides, ctx);
+    checkMomentum(c, ctx);
+  });
 
-export const maskedRegression: ObjectiveDefinition<typeof Config> = {
+export const maskedRegression = {
   name: 'masked-regression',
   summary: 'regress EMA-teacher tokens at masked positions (data2vec-style)',
   configSchema: Config,
   presets: { 'fashion-mnist': { backbone: 'vit-tiny/4' } },
   trainerPresets: { 'fashion-mnist': { lr: 1e-3, batchSize: 64 } },
-  create(config, { imageShape, rng }) {
-    const vc = vitConfigForImages(config.backbone, config.depth ? { depth: config.depth } : {}, imageShape, 'masked-regression');
+  create(config, { imageShape, rng }): Objective {
+    const vc = vitConfigForImages(config.backbone, config.backboneOverrides, imageShape, 'masked-regression');
     const student = createVit(vc, rng, 'student');
     const teacher = new EmaTeacher(student.params);
     const d = vc.embedDim;
@@ -63,7 +71,7 @@ export const maskedRegression: ObjectiveDefinition<typeof Config> = {
       name: 'masked-regression',
       views: [simpleCropFlip({ channels: imageShape[2] })],
       paramGroups: () => splitDecay(learnable),
-      variables: () => ({ ...learnable, ...Object.fromEntries(Object.entries(teacher.params).map(([k, v]) => [`teacher.${k}`, v])) }),
+      variables: () => ({ ...learnable, ...prefixed('teacher.', teacher.params) }),
       loss([view], _info, rng) {
         const m = randomTokenMask(rng, view!.shape[0], n, config.maskRatio);
         const target = gatherTokens(patchTokens(vitForward(vc, teacher.params, view!).tokens), m.masked);
@@ -71,7 +79,8 @@ export const maskedRegression: ObjectiveDefinition<typeof Config> = {
         const pred = linear(gatherTokens(patchTokens(out), m.masked), head['head.weight'], head['head.bias']);
         return { loss: tf.losses.meanSquaredError(target, pred) as tf.Scalar };
       },
-      afterStep: (info) => teacher.update(student.params, cosineMomentum(info.step, info.totalSteps, config.momentum)),
+      // The trainer moves the teacher after every step on the cosine schedule of these two values.
+      momentumPairs: () => ({ pairs: [{ student: student.params, teacher }], momentum: config.momentum, momentumEnd: config.momentumEnd }),
       backbone: () => ({ config: vc, params: teacher.params }),
       dispose: () => {
         tf.dispose(Object.values(learnable));
@@ -79,7 +88,7 @@ export const maskedRegression: ObjectiveDefinition<typeof Config> = {
       },
     };
   },
-};
+} satisfies ObjectiveDefinition<typeof Config>;
 
 /** Registers the objective and trains it briefly on the procedural dataset; returns the losses. */
 export async function demo(steps = 30): Promise<number[]> {
@@ -87,7 +96,7 @@ export async function demo(steps = 30): Promise<number[]> {
   registerObjective(maskedRegression);
   const dataset = proceduralDataset({ count: 512, seed: 1, size: 28 });
   const config = parseTrainerConfig({ budget: `${steps}steps`, batchSize: 32, lr: 1e-3 });
-  const objective = maskedRegression.create(maskedRegression.configSchema.parse({ depth: 2 }), { imageShape: [28, 28, 1], batchSize: 32, rng: new Rng(0) });
+  const objective = maskedRegression.create(maskedRegression.configSchema.parse({ backboneOverrides: { depth: 2 } }), { imageShape: [28, 28, 1], batchSize: 32, rng: new Rng(0) });
   const trainer = new Trainer({ objective, method: maskedRegression.name, config, dataset, reporter: memoryReporter(), handleSignals: false });
   try {
     return (await trainer.run()).losses;
