@@ -1,9 +1,10 @@
 // Momentum (EMA) pairs, as solo-learn's BaseMomentumMethod: a method declares which teacher follows
 // which student and its momentum schedule; the trainer moves every teacher after every optimiser step.
 // One convention for every method: after step s (0-based) the teachers move with momentum m(s + 1) of
-// a half cosine from `momentum` at step 0 to `momentumEnd` at the run's last step (MoCo v3's and
-// DINO's schedule: the reference updates at the start of iteration s + 1 with m(s + 1), which is this
-// same update). A config declares the two with `momentumFields`.
+// a half cosine from `momentum` at step 0 to `momentumEnd` at the run's last step (MoCo v3's: its
+// reference updates at the start of iteration s + 1 with m(s + 1), which is this same update). DINO and
+// iBOT update after step s with m(s): on this convention they run one step ahead of their schedule,
+// a difference of one step in a run of thousands. A config declares the two with `momentumFields`.
 import { z } from 'zod';
 import { cosineMomentum } from '../optim/schedules.js';
 import type { ParamTree } from '../nn/params.js';
