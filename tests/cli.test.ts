@@ -11,6 +11,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomInitLike } from '../packages/cli/src/features.js';
 import { isThisFile, main } from '../packages/cli/src/main.js';
 import { NoiseFilter } from '../packages/cli/src/quiet.js';
+import { benchFlags, benchHelp } from '../packages/cli/src/commands/bench.js';
+import { embedFlags, embedHelp } from '../packages/cli/src/commands/embed.js';
+import { evalFlags, evalHelp } from '../packages/cli/src/commands/eval.js';
+import { exportFlags, exportHelp } from '../packages/cli/src/commands/export.js';
+import { infoFlags, infoHelp } from '../packages/cli/src/commands/info.js';
+import { pretrainFlags, pretrainHelp } from '../packages/cli/src/commands/pretrain.js';
+import { setupFlags, setupHelp } from '../packages/cli/src/commands/setup.js';
 
 await initBackend({ log: null });
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -200,6 +207,20 @@ describe('end to end on the procedural dataset', () => {
     );
     expect(other.code).not.toBe(0);
     expect(other.err).toMatch(/runs\/mae-seed0 holds a mae run with another configuration \(trainer.budget\)/);
+  });
+});
+
+describe('help', () => {
+  const table: [string, Record<string, unknown>, string][] = [
+    ['pretrain', pretrainFlags, pretrainHelp], ['eval', evalFlags, evalHelp], ['embed', embedFlags, embedHelp], ['export', exportFlags, exportHelp],
+    ['bench', benchFlags, benchHelp], ['info', infoFlags, infoHelp], ['setup', setupFlags, setupHelp],
+  ];
+  it.each(table)('maskedssl %s --help lists every flag it accepts, and no other', async (name, flags, help) => {
+    const r = await cli(name, '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(help + '\n');
+    const listed = new Set([...help.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
+    expect([...listed].sort()).toEqual(Object.keys(flags).sort());
   });
 });
 
