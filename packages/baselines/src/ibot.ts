@@ -1,6 +1,6 @@
 // iBOT: "iBOT: Image BERT Pre-Training with Online Tokenizer" (Zhou, Wei, Wang, Shen, Xie, Yuille,
 // Kong, ICLR 2022; reference bytedance/ibot, main_ibot.py, loader.py, models/head.py), re-derived on
-// core's method kit after shared/reference/ibot.md. DINO plus masked image modelling, the EMA
+// core's method kit. DINO plus masked image modelling, the EMA
 // teacher being the "online tokenizer". One step, for a batch of B images:
 //   views    two global views (MOCA's/BYOL's asymmetric pair, which is iBOT's global_transfo1/2: crop,
 //            colour jitter 0.4/0.4/0.2/0.1 p 0.8, grayscale p 0.2, blur p 1 in view 1, blur p 0.1 and

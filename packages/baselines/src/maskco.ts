@@ -1,6 +1,6 @@
 // MaskCo: "Self-Supervised Visual Representations Learning by Contrastive Mask Prediction" (Zhao,
 // Wang, Luo, Zeng, Zha, ICCV 2021, arXiv 2108.07954). No official code exists and we could read only
-// the abstract and Figure 3's caption (shared/reference/maskco.md): the method's structure is the
+// the abstract and Figure 3's caption: the method's structure is the
 // paper's, everything below marked [ours] is our ViT adaptation, following maskco.md's
 // recommendations; the framework and constants are MoCo v2's (facebookresearch/moco, builder.py).
 // One step, per image of the batch:

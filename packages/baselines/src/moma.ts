@@ -1,6 +1,6 @@
 // MOMA: "MOMA: Distill from Self-Supervised Teachers" (Yao, Desai & Palaniswami, arXiv 2302.02089,
 // 2023). Only the abstract and a secondary summary could be read: no paper body and no official code
-// (see ../shared/reference/moma.md). What they fix: pre-trained MoCo and/or MAE models are frozen
+// (our notes on it decide the rest, below). What they fix: pre-trained MoCo and/or MAE models are frozen
 // teachers; the teacher sees the original input and the student a heavily masked one; the student's
 // *projected* representation is aligned with the teacher's *normalised* one; three set-ups: (1) MoCo
 // teacher -> MAE-initialised student, (2) MAE teacher -> MoCo-initialised student, (3) both teachers ->

@@ -1,5 +1,5 @@
 // MOCA as a core Objective: masked views of an image predict the online-codebook assignments that an
-// EMA teacher gives the unmasked views (Gidaris et al., TMLR 2024; shared/reference/moca.md).
+// EMA teacher gives the unmasked views (Gidaris et al., TMLR 2024; reference code valeoai/MOCA).
 // One step:
 //   teacher  each view's final-LN patch tokens (both views in one pass, off the gradient tape, with the
 //            fused inference ops) -> codes with the pre-update codebook and

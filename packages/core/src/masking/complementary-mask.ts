@@ -1,8 +1,8 @@
 // Two complementary masking rounds, as MOCA uses them: per sample one shared set M of masked
 // (to-be-predicted) positions and two disjoint visible sets V1, V2, also disjoint from M.
 //
-// How this maps to the reference (valeoai/MOCA `util/misc.py` make_two_complementary_masks, and
-// shared/reference/moca.md): each image draws one random permutation of its L positions, split as
+// How this maps to the reference (valeoai/MOCA `util/misc.py` make_two_complementary_masks):
+// each image draws one random permutation of its L positions, split as
 // [V1 | M | V2 | unused] with |V1| = int(L*(1-0.55)), |V1| + |M| = int(L*(1-0.35)) (round 1's
 // decoder positions) and |V2| = int(L*(1-0.75)); it asserts that V2 fits in what round 1 leaves, i.e.
 // |V1| + |M| + |V2| <= L. Round 2's decoder then takes the first int(L*(1-0.55)) positions of
