@@ -10,7 +10,7 @@ import { fileRunStore,
 import { mae } from '../src/mae.js';
 import { mocov3 } from '../src/mocov3.js';
 import {
-  distillLoss, moma, momaKeepCount, MomaObjective, momaStudentTokens, momaTargets, normalizeTokens, parseMomaConfig,
+  distillLoss, moma, momaKeepCount, momaStudentTokens, momaTargets, normalizeTokens, parseMomaConfig,
   type MomaConfigInput,
 } from '../src/moma.js';
 import { expectNoTensorLeak } from './trainer-checks.js';

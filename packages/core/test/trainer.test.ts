@@ -7,7 +7,7 @@ import { proceduralDataset } from '../src/data/procedural.js';
 import { fileRunStore, loadCheckpoint, singleFileCheckpoint } from '../src/node.js';
 import { parseBudget } from '../src/train/budget.js';
 import { memoryReporter } from '../src/train/progress.js';
-import { getObjective, registerObjective } from '../src/train/registry.js';
+import { registerObjective } from '../src/train/registry.js';
 import { NonFiniteLossError, parseTrainerConfig, Trainer, type TrainerConfigInput } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { useBackend } from './helpers.js';
