@@ -59,7 +59,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  asymmetricPair, backboneFields, checkBackboneOverrides, checkMomentum, createMlpHead, createVit, EmaTeacher, gatherTokens, l2Normalize,
+  asymmetricPair, backboneFields, checkBackboneOverrides, checkMomentum, concatFloat32, createMlpHead, createVit, EmaTeacher, gatherTokens, l2Normalize,
   linearInit, makeVariable, mlpHeadForward, momentumFields, noGrad, numPatches, parseOrThrow, prefixed, softCrossEntropy, splitDecay,
   vitConfigForImages, vitForward, type MlpHeadConfig, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
   type ParamTree, type Rng, type StepInfo, type VariableTree, type VitConfig,
@@ -348,7 +348,7 @@ export class IbotObjective implements Objective {
     const frozenLast = info.step < c.freezeLastLayer * info.totalSteps;
     const out = tf.tidy(() => {
       const x = tf.concat([v1, v2], 0);
-      const mask = tf.tensor2d(concat(masks), [2 * b, n]);
+      const mask = tf.tensor2d(concatFloat32(masks), [2 * b, n]);
       const idx = tf.tensor2d(Int32Array.from(flatIndex), [1, flatIndex.length], 'int32');
       // Student: [CLS] of every masked view, and the masked patch tokens only.
       const tokens = vitForward(this.vit, this.student, x, { mask, maskToken: this.maskToken }).tokens;
@@ -422,16 +422,6 @@ export class IbotObjective implements Objective {
     this.pending = null;
     this.teacher.dispose();
   }
-}
-
-function concat(parts: Uint8Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export const ibot = {

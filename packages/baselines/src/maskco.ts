@@ -53,7 +53,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  backboneFields, blockParamShapes, checkBackboneOverrides, checkMomentum, colorJitter, createMlpHead, createVit, EmaTeacher, horizontalFlip,
+  backboneFields, blockParamShapes, concatFloat32, checkBackboneOverrides, checkMomentum, colorJitter, createMlpHead, createVit, EmaTeacher, horizontalFlip,
   infoNce, l2Normalize, layerNorm, makeVariable, mlpHeadForward, momentumFields, noGrad, param, parseOrThrow, prefixed, randomGaussianBlur,
   randomGrayscale, resizedCrop, ringWrite, splitDecay, stopGradient, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
   xavierUniform, type MlpHeadConfig, type MomentumPairs, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
@@ -260,7 +260,7 @@ export class MaskCoObjective implements Objective {
     const g = this.grid;
     const n = regions.length;
     return tf.tidy(() => {
-      const a = tf.tensor2d(concatRows(regions.map((r) => uniformPoolingRow(r, g))), [n, g * g]);
+      const a = tf.tensor2d(concatFloat32(regions.map((r) => uniformPoolingRow(r, g))), [n, g * g]);
       const mask = tf.cast(tf.greater(a, 0), 'float32') as tf.Tensor2D;
       let x = images;
       if (this.config.maskFill === 'pixel') {
@@ -279,7 +279,7 @@ export class MaskCoObjective implements Objective {
   key(images: tf.Tensor4D, boxes: Rect[]): tf.Tensor2D {
     const g = this.grid;
     return tf.tidy(() => {
-      const a = tf.tensor2d(concatRows(boxes.map((b) => bilinearPoolingRow(b, g, this.config.roiSamples))), [boxes.length, g * g]);
+      const a = tf.tensor2d(concatFloat32(boxes.map((b) => bilinearPoolingRow(b, g, this.config.roiSamples))), [boxes.length, g * g]);
       return noGrad(() => {
         const tokens = vitForward(this.vit, this.keyEncoder.params, images, { inference: true }).tokens;
         return l2Normalize(mlpHeadForward('head', this.headConfig, this.keyHead.params, poolRegions(a, this.patchTokens(tokens))));
@@ -359,23 +359,13 @@ export class MaskCoObjective implements Objective {
   }
 }
 
-function concatRows(rows: Float32Array[]): Float32Array {
-  const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-  let o = 0;
-  for (const r of rows) {
-    out.set(r, o);
-    o += r.length;
-  }
-  return out;
-}
-
 export const maskco = {
   name: 'maskco',
   summary: 'MaskCo (Zhao et al. 2021): a masked region of one view predicts, through a mask prediction head, the momentum key of the same region in the other view (region-level InfoNCE with a queue)',
   configSchema: MaskCoConfig,
   presets: {
-    // 28x28x1, 7x7 tokens (vit-mini/4), regions of 2-4 tokens a side; the head 4x the encoder's width (512 hidden for 128, as our MoCo v3 preset), MoCo v2's 128 out; a
-    // queue of 4096 (well below the 60k images, a multiple of the batch 64); MoCo v3's cosine momentum
+    // 28x28x1, 7x7 tokens (vit-mini/4), regions of 2-4 tokens a side; the head 4x the encoder's width
+    // (512 hidden for 128, as our MoCo v3 preset), MoCo v2's 128 out; a queue of 4096 (well below the 60k images, a multiple of the batch 64); MoCo v3's cosine momentum
     // 0.99 -> 1 for short runs (maskco.md), as our MoCo v3 baseline.
     'fashion-mnist': { backbone: 'vit-mini/4', headHiddenDim: 512, headOutDim: 128, queueSize: 4096, momentum: 0.99, momentumEnd: 1 },
   },

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { listObjectives, registerObjectivesOf } from '@maskedssl/core/node';
+import { isObjectiveDefinition, listObjectives, registerObjectivesOf } from '@maskedssl/core/node';
 import * as baselines from '@maskedssl/baselines';
 import * as moca from '@maskedssl/moca';
 import { UsageError } from './errors.js';
@@ -24,10 +24,6 @@ export function methodNames(): string[] {
 export const importHelp = `  --import <module>      register the methods (ObjectiveDefinitions) an ES module exports; a path
                          against the working directory (.js, .mjs; .ts under tsx); repeatable`;
 
-function looksLikeDefinition(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && 'configSchema' in v && 'create' in v && typeof (v as { name?: unknown }).name === 'string';
-}
-
 /** Imports each module and registers the ObjectiveDefinitions it exports; returns their names. Errors name the file. */
 export async function importMethods(specs: readonly string[] | undefined, cwd = process.cwd()): Promise<string[]> {
   const names: string[] = [];
@@ -41,7 +37,7 @@ export async function importMethods(specs: readonly string[] | undefined, cwd = 
       const hint = /\.ts$/.test(path) && /Unknown file extension/.test((e as Error).message) ? ' (a .ts module needs maskedssl to run under tsx, or compile it to .js)' : '';
       throw new Error(`--import ${spec}: ${(e as Error).message.split('\n')[0]}${hint}`);
     }
-    const definitions = Object.values(mod).filter(looksLikeDefinition) as { name: string }[];
+    const definitions = Object.values(mod).filter(isObjectiveDefinition);
     if (definitions.length === 0) throw new UsageError(`--import ${spec}: exports no ObjectiveDefinition (an object with name, configSchema and create)`);
     try {
       registerObjectivesOf(mod);

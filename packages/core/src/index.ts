@@ -7,6 +7,7 @@ export * from './backend/init-backend.js';
 export { assertWebGpuHealthy, formatAdapter, type GpuAdapterReport } from './backend/webgpu.js';
 export * from './util/rng.js';
 export * from './util/config.js';
+export { concatFloat32 } from './util/concat.js';
 export * from './nn/params.js';
 export { linear } from './nn/linear.js';
 export { layerNorm } from './nn/layer-norm.js';

@@ -15,7 +15,7 @@ import { backboneLabel, checkpointFeatures, pixelSource, randomVitSource } from 
 import { importHelp, importMethods } from '../methods.js';
 import { linePlotSvg, svgToPng, type Series } from '../plot.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 import { runEval, writeResults } from './eval.js';
 import { runPretrain } from './pretrain.js';
 
@@ -30,7 +30,7 @@ export const benchHelp = `maskedssl bench --methods <list> --out <dir> [options]
   --train-limit <n>, --test-limit <n>   evaluate on the first n images (quick checks)
   --out <dir>            the results folder (a bench run again with the same flags continues in it)
 ${importHelp}
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
+${backendHelp}`;
 
 interface TrainRow {
   method: string;

@@ -6,7 +6,7 @@ import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { checkpointFeatures } from '../features.js';
 import { importHelp, importMethods } from '../methods.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 
 export const embedHelp = `maskedssl embed --checkpoint <dir> --out <file.safetensors> [options]
   --checkpoint <dir>     a run folder (its newest checkpoint) or one checkpoint folder
@@ -17,7 +17,7 @@ export const embedHelp = `maskedssl embed --checkpoint <dir> --out <file.safeten
   --limit <n>            the first n images of the split
   --pool <avg|cls>       default avg
 ${importHelp}
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
+${backendHelp}`;
 
 /** The flags `maskedssl embed` accepts (its help lists each). */
 export const embedFlags = {

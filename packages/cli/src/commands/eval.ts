@@ -8,7 +8,7 @@ import { DatasetConfig, datasetNames, openDataset } from '../datasets.js';
 import { UsageError } from '../errors.js';
 import { checkpointFeatures, pixelSource, randomInitLike, type FeatureSource } from '../features.js';
 import { importHelp, importMethods } from '../methods.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 
 export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels | --features random-init) --out <dir> [options]
   --dataset <name>       ${datasetNames.join(', ')} (default fashion-mnist)
@@ -22,7 +22,7 @@ export const evalHelp = `maskedssl eval (--checkpoint <dir> | --features pixels 
   --test-limit <n>       use only the first n test images
   --out <dir>            the folder for results.json and results.md
 ${importHelp}
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
+${backendHelp}`;
 
 export interface EvalRequest {
   source: FeatureSource;

@@ -4,14 +4,14 @@ import { loadObjective, toTimmStateDict, writeSafetensorsFile } from '@maskedssl
 import { parseFlags, type Options } from '../args.js';
 import { UsageError } from '../errors.js';
 import { importHelp, importMethods } from '../methods.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 
 export const exportHelp = `maskedssl export --checkpoint <dir> --out <model.safetensors> [options]
   --checkpoint <dir>     a run folder (its newest checkpoint) or one checkpoint folder
   --format timm          timm's VisionTransformer names and layouts (the only format, the default)
   --out <file>           the .safetensors file to write
 ${importHelp}
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu`;
+${backendHelp}`;
 
 /** The flags `maskedssl export` accepts (its help lists each). */
 export const exportFlags = { checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, import: { type: 'string', multiple: true }, backend: { type: 'string' } } satisfies Options;

@@ -5,11 +5,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { findFashionMnist, formatAdapter, listObjectives, probeBackends } from '@maskedssl/core/node';
 import { parseFlags, type Options } from '../args.js';
 import { importHelp, importMethods } from '../methods.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 
 export const infoHelp = `maskedssl info [options]: the backend and why others are missing, versions, data, methods
 ${importHelp}
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu (default: the best available)`;
+${backendHelp}`;
 
 /** The flags `maskedssl info` accepts (its help lists each). */
 export const infoFlags = { import: { type: 'string', multiple: true }, backend: { type: 'string' } } satisfies Options;

@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { importHelp, importMethods } from '../methods.js';
 import { progressStream } from '../quiet.js';
 import { resolveRunConfig, type RunConfig } from '../run-config.js';
-import { setupBackend } from '../setup-backend.js';
+import { backendHelp, setupBackend } from '../setup-backend.js';
 
 export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [options]
   --method <name>        a registered method (see 'maskedssl info'; --import adds your own)
@@ -21,7 +21,7 @@ export const pretrainHelp = `maskedssl pretrain --method <name> --out <dir> [opt
   --seed <n>             run seed (trainer.seed)
   --out <dir>            the run folder: config.json, metrics.jsonl, checkpoints/
   --resume               continue from the newest checkpoint in --out
-  --backend <name>       tensorflow-gpu, webgpu, tensorflow, webgl, wasm or cpu (default: the best available)
+${backendHelp}
   --print-config         print the resolved, validated config and exit
 ${importHelp}`;
 

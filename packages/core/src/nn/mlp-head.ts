@@ -32,17 +32,13 @@ function modulesPerLayer(c: MlpHeadConfig): number {
 
 /** Values of one [fanIn, fanOut] weight and its [fanOut] bias under a named scheme (weight drawn first). */
 export function linearInit(init: LinearInit, rng: Rng, fanIn: number, fanOut: number, bias: boolean): { weight: Float32Array; bias?: Float32Array | 'zeros' } {
-  switch (init) {
-    case 'torch-default': {
-      const b = 1 / Math.sqrt(fanIn);
-      const weight = rng.uniformArray(fanIn * fanOut, -b, b);
-      return bias ? { weight, bias: rng.uniformArray(fanOut, -b, b) } : { weight };
-    }
-    case 'xavier-uniform':
-      return bias ? { weight: xavierUniform(rng, fanIn, fanOut), bias: 'zeros' } : { weight: xavierUniform(rng, fanIn, fanOut) };
-    case 'trunc-normal':
-      return bias ? { weight: rng.truncatedNormalArray(fanIn * fanOut, 0, 0.02, -2, 2), bias: 'zeros' } : { weight: rng.truncatedNormalArray(fanIn * fanOut, 0, 0.02, -2, 2) };
+  if (init === 'torch-default') {
+    const b = 1 / Math.sqrt(fanIn);
+    const weight = rng.uniformArray(fanIn * fanOut, -b, b);
+    return bias ? { weight, bias: rng.uniformArray(fanOut, -b, b) } : { weight };
   }
+  const weight = init === 'xavier-uniform' ? xavierUniform(rng, fanIn, fanOut) : rng.truncatedNormalArray(fanIn * fanOut, 0, 0.02, -2, 2);
+  return bias ? { weight, bias: 'zeros' } : { weight };
 }
 
 /**

@@ -26,11 +26,12 @@ export function listObjectives(): ObjectiveDefinition[] {
   return [...registry.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function isDefinition(v: unknown): v is ObjectiveDefinition {
+/** Whether `v` has the shape of an ObjectiveDefinition (a name, a configSchema and create). */
+export function isObjectiveDefinition(v: unknown): v is ObjectiveDefinition {
   return typeof v === 'object' && v !== null && 'configSchema' in v && 'create' in v && typeof (v as { name?: unknown }).name === 'string';
 }
 
 /** Registers every ObjectiveDefinition among the exports of `modules` (e.g. `import * as moca from '@maskedssl/moca'`). */
 export function registerObjectivesOf(...modules: object[]): void {
-  for (const mod of modules) for (const value of Object.values(mod)) if (isDefinition(value)) registerObjective(value);
+  for (const mod of modules) for (const value of Object.values(mod)) if (isObjectiveDefinition(value)) registerObjective(value);
 }
