@@ -16,9 +16,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  blockParamShapes, createVit, layerNorm, linear, makeVariable, param, pasteMaskedPatches, patchify, randomTokenMask, restoreTokens,
-  simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, vitConfigForImages, vitForward, xavierUniform, type ObjectiveDefinition, type ParamTree, type Rng, type VariableTree, parseOrThrow,
-  backboneFields, checkBackboneOverrides, repeatToken,
+  backboneFields, blockParamShapes, checkBackboneOverrides, createVit, layerNorm, linear, makeVariable, param, parseOrThrow, pasteMaskedPatches,
+  patchify, randomTokenMask, repeatToken, restoreTokens, simpleCropFlip, sinCos2dPosEmbed, splitDecay, transformerBlock, VitConfig,
+  vitConfigForImages, vitForward, xavierUniform, type LossResult, type MaskedView, type Objective, type ObjectiveContext, type ObjectiveDefinition,
+  type ParamGroup, type ParamTree, type Rng, type StepInfo, type TokenMask, type VariableTree,
 } from '@maskedssl/core';
 
 export const MaeConfig = z
@@ -139,6 +140,80 @@ export function maePatchLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf.Te
   });
 }
 
+export class MaeObjective implements Objective {
+  readonly name = 'mae';
+  readonly views;
+  readonly vit: VitConfig;
+  readonly decoderConfig: MaeDecoderConfig;
+  readonly numPatches: number;
+  readonly encoder: VariableTree;
+  readonly decoder: VariableTree;
+
+  constructor(
+    readonly config: MaeConfig,
+    context: ObjectiveContext,
+  ) {
+    const [h, , ch] = context.imageShape;
+    this.vit = vitConfigForImages(config.backbone, config.backboneOverrides, context.imageShape, 'mae');
+    const grid = h / this.vit.patchSize;
+    this.numPatches = grid * grid;
+    const patchDim = this.vit.patchSize ** 2 * ch;
+    if (Math.floor(this.numPatches * (1 - config.maskRatio)) < 1) throw new Error(`mae: maskRatio ${config.maskRatio} keeps no patch of ${this.numPatches}`);
+    if (config.normPixLoss && patchDim < 2) throw new Error(`mae: normPixLoss needs >= 2 pixels per patch (patchSize ${this.vit.patchSize}, ${ch} channel)`);
+    this.decoderConfig = {
+      encoderDim: this.vit.embedDim, embedDim: config.decoderEmbedDim, depth: config.decoderDepth, numHeads: config.decoderNumHeads,
+      mlpRatio: config.decoderMlpRatio, gridSize: grid, patchDim, layerNormEps: this.vit.layerNormEps,
+    };
+    this.views = [simpleCropFlip({ channels: ch })] as const;
+    this.encoder = createVit(this.vit, context.rng, 'mae').params;
+    this.decoder = createMaeDecoder(this.decoderConfig, context.rng, 'mae');
+  }
+
+  paramGroups(): ParamGroup[] {
+    return splitDecay(this.variables());
+  }
+
+  variables(): VariableTree {
+    return { ...this.encoder, ...this.decoder };
+  }
+
+  /** forward_encoder + forward_decoder: the pixel predictions [B, N, p*p*C] of the images under mask `m`. */
+  private predict(images: tf.Tensor4D, m: TokenMask, inference = false): tf.Tensor3D {
+    const latent = vitForward(this.vit, this.encoder, images, { keep: m.keep, inference }).tokens;
+    return maeDecoderForward(this.decoderConfig, this.decoder, latent, m.restore);
+  }
+
+  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): LossResult {
+    const view = views[0]!;
+    const m = randomTokenMask(rng, view.shape[0], this.numPatches, this.config.maskRatio);
+    return { loss: maePatchLoss(this.predict(view, m), patchify(view, this.vit.patchSize), m.mask, this.config.normPixLoss) };
+  }
+
+  maskedView(images: tf.Tensor4D, rng: Rng): MaskedView {
+    return tf.tidy(() => {
+      const p = this.vit.patchSize;
+      const m = randomTokenMask(rng, images.shape[0], this.numPatches, this.config.maskRatio);
+      let pred = this.predict(images, m, true);
+      if (this.config.normPixLoss) {
+        // The prediction is in normalised pixels: shown with each patch's own mean and spread, as MAE's demo does.
+        const patchDim = this.decoderConfig.patchDim;
+        const { mean, variance } = tf.moments(patchify(images, p), -1, true);
+        pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(tf.mul(variance, patchDim / (patchDim - 1)), 1e-6))), mean) as tf.Tensor3D;
+      }
+      const visible = tf.keep(m.keep);
+      return { rounds: [{ label: `sees ${visible.shape[1]} of ${this.numPatches}`, visible }], reconstruction: pasteMaskedPatches(images, pred, m.mask, p) };
+    });
+  }
+
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.encoder };
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.variables()));
+  }
+}
+
 export const mae = {
   name: 'mae',
   summary: 'MAE (He et al. 2022): reconstruct the normalised pixels of 75% dropped patches with a light decoder',
@@ -153,48 +228,5 @@ export const mae = {
   // The reference's AdamW (0.9/0.95, wd 0.05, warmup + cosine) at the lr the other methods use for
   // minutes-long runs (its 1.5e-4 * batch / 256 rule is tuned for 800 epochs), same batch size.
   trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.05, weightDecay: 0.05, betas: [0.9, 0.95] } },
-  create(config, ctx) {
-    const [h, , ch] = ctx.imageShape;
-    const enc = vitConfigForImages(config.backbone, config.backboneOverrides, ctx.imageShape, 'mae');
-    const grid = h / enc.patchSize;
-    const n = grid * grid;
-    const patchDim = enc.patchSize ** 2 * ch;
-    if (Math.floor(n * (1 - config.maskRatio)) < 1) throw new Error(`mae: maskRatio ${config.maskRatio} keeps no patch of ${n}`);
-    if (config.normPixLoss && patchDim < 2) throw new Error(`mae: normPixLoss needs >= 2 pixels per patch (patchSize ${enc.patchSize}, ${ch} channel)`);
-    const dec: MaeDecoderConfig = {
-      encoderDim: enc.embedDim, embedDim: config.decoderEmbedDim, depth: config.decoderDepth, numHeads: config.decoderNumHeads,
-      mlpRatio: config.decoderMlpRatio, gridSize: grid, patchDim, layerNormEps: enc.layerNormEps,
-    };
-    const encoder = createVit(enc, ctx.rng, 'mae');
-    const decoder = createMaeDecoder(dec, ctx.rng, 'mae');
-    const all: VariableTree = { ...encoder.params, ...decoder };
-    return {
-      name: 'mae',
-      views: [simpleCropFlip({ channels: ch })],
-      paramGroups: () => splitDecay(all),
-      variables: () => all,
-      loss([view], _info, rng) {
-        const m = randomTokenMask(rng, view!.shape[0], n, config.maskRatio);
-        const latent = vitForward(enc, encoder.params, view!, { keep: m.keep }).tokens;
-        const pred = maeDecoderForward(dec, decoder, latent, m.restore);
-        return { loss: maePatchLoss(pred, patchify(view!, enc.patchSize), m.mask, config.normPixLoss) };
-      },
-      maskedView(images, rng) {
-        return tf.tidy(() => {
-          const m = randomTokenMask(rng, images.shape[0], n, config.maskRatio);
-          const latent = vitForward(enc, encoder.params, images, { keep: m.keep, inference: true }).tokens;
-          let pred = maeDecoderForward(dec, decoder, latent, m.restore);
-          if (config.normPixLoss) {
-            // The prediction is in normalised pixels: shown with each patch's own mean and spread, as MAE's demo does.
-            const { mean, variance } = tf.moments(patchify(images, enc.patchSize), -1, true);
-            pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(tf.mul(variance, patchDim / (patchDim - 1)), 1e-6))), mean) as tf.Tensor3D;
-          }
-          const visible = tf.keep(m.keep);
-          return { rounds: [{ label: `sees ${visible.shape[1]} of ${n}`, visible }], reconstruction: pasteMaskedPatches(images, pred, m.mask, enc.patchSize) };
-        });
-      },
-      backbone: () => ({ config: enc, params: encoder.params }),
-      dispose: () => tf.dispose(Object.values(all)),
-    };
-  },
+  create: (config, context) => new MaeObjective(config, context),
 } satisfies ObjectiveDefinition<typeof MaeConfig>;

@@ -19,8 +19,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  createVit, gridSize, linear, makeVariable, parseOrThrow, simpleCropFlip, splitDecay, unpatchify, vitConfigForImages,
-  vitForward, type ObjectiveDefinition, type Rng, type VariableTree, backboneFields, checkBackboneOverrides,
+  backboneFields, checkBackboneOverrides, createMlpHead, createVit, gridSize, linear, param, parseOrThrow, simpleCropFlip, splitDecay, unpatchify,
+  VitConfig, vitConfigForImages, vitForward, type LossResult, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
+  type Rng, type StepInfo, type VariableTree,
 } from '@maskedssl/core';
 import { fft2d, frequencyRadii, ifft2d } from './spectrum.js';
 
@@ -95,6 +96,56 @@ export function mfmFrequencyLoss(pred: tf.Tensor4D, target: tf.Tensor4D, masked:
   });
 }
 
+export class MfmObjective implements Objective {
+  readonly name = 'mfm';
+  readonly views;
+  readonly vit: VitConfig;
+  readonly encoder: VariableTree;
+  /** The head, named as the reference's `decoder.0` (a 1x1 conv): [D] -> [p*p*C], torch's default init. */
+  readonly head: VariableTree;
+  private readonly imageSize: [number, number];
+
+  constructor(
+    readonly config: MfmConfig,
+    context: ObjectiveContext,
+  ) {
+    const [h, w, ch] = context.imageShape;
+    this.imageSize = [h, w];
+    this.vit = vitConfigForImages(config.backbone, config.backboneOverrides, context.imageShape, 'mfm');
+    const maxRadius = typeof config.maskRadius === 'number' ? config.maskRadius : config.maskRadius[1];
+    if (maxRadius >= h / 2) throw new Error(`mfm: maskRadius ${maxRadius} must be below half the image side (${h / 2})`);
+    this.views = [simpleCropFlip({ channels: ch })] as const;
+    this.encoder = createVit(this.vit, context.rng, 'mfm').params;
+    this.head = createMlpHead('decoder', { dims: [this.vit.embedDim, this.vit.patchSize ** 2 * ch], init: 'torch-default' }, context.rng, 'mfm');
+  }
+
+  paramGroups(): ParamGroup[] {
+    return splitDecay(this.variables());
+  }
+
+  variables(): VariableTree {
+    return { ...this.encoder, ...this.head };
+  }
+
+  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): LossResult {
+    const view = views[0]!;
+    const [h, w] = this.imageSize;
+    const [g, d] = [gridSize(this.vit), this.vit.embedDim];
+    const masked = sampleFrequencyMasks(rng, view.shape[0], h, w, this.config.maskRadius, this.config.lowPassProb);
+    const tokens = vitForward(this.vit, this.encoder, mfmCorrupt(view, masked)).tokens;
+    const patches = linear(tf.slice(tokens, [0, 1, 0], [-1, g * g, d]), param(this.head, 'decoder.0.weight'), param(this.head, 'decoder.0.bias')) as tf.Tensor3D;
+    return { loss: mfmFrequencyLoss(unpatchify(patches, this.vit.patchSize, g, g), view, masked, this.config.lossGamma) };
+  }
+
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.encoder };
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.variables()));
+  }
+}
+
 export const mfm = {
   name: 'mfm',
   summary: 'MFM (Xie et al. 2023): low- or high-pass filter the image, the full encoder, a linear head; loss on the masked frequencies of its spectrum',
@@ -107,31 +158,5 @@ export const mfm = {
   // The reference's ViT recipe: AdamW betas (0.9, 0.95), wd 0.05, clip 3, warmup + cosine; at MAE's lr,
   // warmup and batch for minutes-long runs (its 3e-4 * batch / 512 over 300 epochs gives 3.75e-5 at 64).
   trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.05, weightDecay: 0.05, betas: [0.9, 0.95], clipGradNorm: 3 } },
-  create(config, ctx) {
-    const [h, w, ch] = ctx.imageShape;
-    const enc = vitConfigForImages(config.backbone, config.backboneOverrides, ctx.imageShape, 'mfm');
-    const maxRadius = typeof config.maskRadius === 'number' ? config.maskRadius : config.maskRadius[1];
-    if (maxRadius >= h / 2) throw new Error(`mfm: maskRadius ${maxRadius} must be below half the image side (${h / 2})`);
-    const [g, d, pd] = [gridSize(enc), enc.embedDim, enc.patchSize ** 2 * ch];
-    const encoder = createVit(enc, ctx.rng, 'mfm');
-    const bound = 1 / Math.sqrt(d); // the head, named as the reference's `decoder.0` (a 1x1 conv)
-    const weight = makeVariable('mfm', 'decoder.0.weight', [d, pd], ctx.rng.uniformArray(d * pd, -bound, bound));
-    const bias = makeVariable('mfm', 'decoder.0.bias', [pd], ctx.rng.uniformArray(pd, -bound, bound));
-    const all: VariableTree = { ...encoder.params, 'decoder.0.weight': weight, 'decoder.0.bias': bias };
-    return {
-      name: 'mfm',
-      views: [simpleCropFlip({ channels: ch })],
-      paramGroups: () => splitDecay(all),
-      variables: () => all,
-      loss([view], _info, rng) {
-        const masked = sampleFrequencyMasks(rng, view!.shape[0], h, w, config.maskRadius, config.lowPassProb);
-        const tokens = vitForward(enc, encoder.params, mfmCorrupt(view!, masked)).tokens;
-        const patches = linear(tf.slice(tokens, [0, 1, 0], [-1, g * g, d]), weight, bias) as tf.Tensor3D;
-        const pred = unpatchify(patches, enc.patchSize, g, g);
-        return { loss: mfmFrequencyLoss(pred, view!, masked, config.lossGamma) };
-      },
-      backbone: () => ({ config: enc, params: encoder.params }),
-      dispose: () => tf.dispose(Object.values(all)),
-    };
-  },
+  create: (config, context) => new MfmObjective(config, context),
 } satisfies ObjectiveDefinition<typeof MfmConfig>;

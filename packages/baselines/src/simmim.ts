@@ -17,9 +17,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow, pasteMaskedPatches, patchify, randomTokenMask, simpleCropFlip,
-  splitDecay, vitConfigForImages, vitForward, type ObjectiveDefinition, type ParamTree, type Rng,
-  type VariableTree, backboneFields, checkBackboneOverrides,
+  backboneFields, checkBackboneOverrides, createMlpHead, createVit, linear, makeVariable, maskedCount, numPatches, param, parseOrThrow,
+  pasteMaskedPatches, patchify, randomTokenMask, simpleCropFlip, splitDecay, VitConfig, vitConfigForImages, vitForward, type LossResult,
+  type MaskedView, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree, type Rng, type StepInfo,
+  type VariableTree,
 } from '@maskedssl/core';
 
 export const SimMimConfig = z
@@ -43,11 +44,7 @@ export function parseSimMimConfig(input: unknown): SimMimConfig {
 
 /** The prediction head, named as the reference's `decoder.0` (a 1x1 conv): [D] -> [p*p*C], torch's default init. */
 export function createSimMimHead(embedDim: number, patchDim: number, rng: Rng, owner = 'simmim'): VariableTree {
-  const bound = 1 / Math.sqrt(embedDim);
-  return {
-    'decoder.0.weight': makeVariable(owner, 'decoder.0.weight', [embedDim, patchDim], rng.uniformArray(embedDim * patchDim, -bound, bound)),
-    'decoder.0.bias': makeVariable(owner, 'decoder.0.bias', [patchDim], rng.uniformArray(patchDim, -bound, bound)),
-  };
+  return createMlpHead('decoder', { dims: [embedDim, patchDim], init: 'torch-default' }, rng, owner);
 }
 
 /** Head forward: encoder tokens [B, 1 + N, D] (CLS first) -> [B, N, p*p*C] pixel predictions in token order. */
@@ -73,6 +70,68 @@ export function simMimPixelLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf
   });
 }
 
+export class SimMimObjective implements Objective {
+  readonly name = 'simmim';
+  readonly views;
+  readonly vit: VitConfig;
+  readonly numPatches: number;
+  readonly encoder: VariableTree;
+  readonly maskToken: tf.Variable;
+  /** `decoder.0.{weight,bias}`. */
+  readonly head: VariableTree;
+
+  constructor(
+    readonly config: SimMimConfig,
+    context: ObjectiveContext,
+  ) {
+    const ch = context.imageShape[2];
+    this.vit = vitConfigForImages(config.backbone, config.backboneOverrides, context.imageShape, 'simmim');
+    this.numPatches = numPatches(this.vit);
+    if (maskedCount(this.numPatches, config.maskRatio) < 1) throw new Error(`simmim: maskRatio ${config.maskRatio} masks no patch of ${this.numPatches}`);
+    this.views = [simpleCropFlip({ channels: ch, scale: [config.cropMinScale, 1] })] as const;
+    const d = this.vit.embedDim;
+    this.encoder = createVit(this.vit, context.rng, 'simmim').params;
+    this.maskToken = makeVariable('simmim', 'mask_token', [1, 1, d], context.rng.truncatedNormalArray(d, 0, 0.02, -0.02, 0.02));
+    this.head = createSimMimHead(d, this.vit.patchSize ** 2 * ch, context.rng);
+  }
+
+  paramGroups(): ParamGroup[] {
+    return splitDecay(this.variables());
+  }
+
+  variables(): VariableTree {
+    return { ...this.encoder, mask_token: this.maskToken, ...this.head };
+  }
+
+  /** Pixel predictions [B, N, p*p*C] of the images with mask tokens at `mask` [B, N]. */
+  private predict(images: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor3D {
+    return simMimPredict(this.head, vitForward(this.vit, this.encoder, images, { mask, maskToken: this.maskToken }).tokens);
+  }
+
+  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): LossResult {
+    const view = views[0]!;
+    const m = randomTokenMask(rng, view.shape[0], this.numPatches, this.config.maskRatio);
+    return { loss: simMimPixelLoss(this.predict(view, m.mask), patchify(view, this.vit.patchSize), m.mask) };
+  }
+
+  maskedView(images: tf.Tensor4D, rng: Rng): MaskedView {
+    return tf.tidy(() => {
+      const m = randomTokenMask(rng, images.shape[0], this.numPatches, this.config.maskRatio);
+      const visible = tf.keep(m.keep);
+      const reconstruction = pasteMaskedPatches(images, this.predict(images, m.mask), m.mask, this.vit.patchSize);
+      return { rounds: [{ label: `sees ${visible.shape[1]} of ${this.numPatches}`, visible }], reconstruction };
+    });
+  }
+
+  backbone(): { config: VitConfig; params: VariableTree } {
+    return { config: this.vit, params: this.encoder };
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.variables()));
+  }
+}
+
 export const simmim = {
   name: 'simmim',
   summary: 'SimMIM (Xie et al. 2022): mask tokens at 60% of the patches, the full encoder, a linear head regressing their raw pixels (L1)',
@@ -85,36 +144,5 @@ export const simmim = {
   // minutes-long runs: its lr rule (1e-4 * batch / 512 for ViT-B over 800 epochs, a multistep decay)
   // would give 1.25e-5 at batch 64 and barely move such a run.
   trainerPresets: { 'fashion-mnist': { batchSize: 64, lr: 1e-3, minLr: 1e-5, warmup: 0.05, weightDecay: 0.05, betas: [0.9, 0.999], clipGradNorm: 5 } },
-  create(config, ctx) {
-    const [, , ch] = ctx.imageShape;
-    const enc = vitConfigForImages(config.backbone, config.backboneOverrides, ctx.imageShape, 'simmim');
-    const n = numPatches(enc);
-    if (maskedCount(n, config.maskRatio) < 1) throw new Error(`simmim: maskRatio ${config.maskRatio} masks no patch of ${n}`);
-    const encoder = createVit(enc, ctx.rng, 'simmim');
-    const d = enc.embedDim;
-    const maskToken = makeVariable('simmim', 'mask_token', [1, 1, d], ctx.rng.truncatedNormalArray(d, 0, 0.02, -0.02, 0.02));
-    const head = createSimMimHead(d, enc.patchSize ** 2 * ch, ctx.rng);
-    const all: VariableTree = { ...encoder.params, mask_token: maskToken, ...head };
-    return {
-      name: 'simmim',
-      views: [simpleCropFlip({ channels: ch, scale: [config.cropMinScale, 1] })],
-      paramGroups: () => splitDecay(all),
-      variables: () => all,
-      loss([view], _info, rng) {
-        const m = randomTokenMask(rng, view!.shape[0], n, config.maskRatio);
-        const tokens = vitForward(enc, encoder.params, view!, { mask: m.mask, maskToken }).tokens;
-        return { loss: simMimPixelLoss(simMimPredict(head, tokens), patchify(view!, enc.patchSize), m.mask) };
-      },
-      maskedView(images, rng) {
-        return tf.tidy(() => {
-          const m = randomTokenMask(rng, images.shape[0], n, config.maskRatio);
-          const tokens = vitForward(enc, encoder.params, images, { mask: m.mask, maskToken }).tokens;
-          const visible = tf.keep(m.keep);
-          return { rounds: [{ label: `sees ${visible.shape[1]} of ${n}`, visible }], reconstruction: pasteMaskedPatches(images, simMimPredict(head, tokens), m.mask, enc.patchSize) };
-        });
-      },
-      backbone: () => ({ config: enc, params: encoder.params }),
-      dispose: () => tf.dispose(Object.values(all)),
-    };
-  },
+  create: (config, context) => new SimMimObjective(config, context),
 } satisfies ObjectiveDefinition<typeof SimMimConfig>;
