@@ -7,10 +7,10 @@
 //   views    two crops of the raw image (RandomResizedCrop, scale 0.2-1) with independent flips, then
 //            MoCo v2's "aug+" photometry (colour jitter 0.4/0.4/0.4/0.1 p 0.8, grayscale p 0.2,
 //            Gaussian blur sigma 0.1-2 p 0.5; for 1-channel images saturation, hue and grayscale are
-//            left out). Built inside loss() from core's pieces, not by the trainer's pipelines (the
-//            objective declares one empty pipeline: loss() gets the raw batch), because the region
-//            has to be mapped between views through each view's crop box and flip; every random
-//            draw comes from the trainer's (checkpointed) rng.
+//            left out): the trainer's pipelines, with the two crops and flips drawn jointly first
+//            (sampleViews, below), because the region has to lie in both crops and be mapped between
+//            views through each view's crop box and flip; every random draw comes from the
+//            trainer's (checkpointed) rng.
 //   region   [ours] R = an integer h x w box of query tokens, h, w uniform in `regionSize` ([2, 4]
 //            for a 7x7 grid), lying fully inside the two crops' overlap seen in the query view. The
 //            crop pair is redrawn (<= 10 tries) until the overlap holds lo x lo whole query tokens,
@@ -53,11 +53,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  backboneFields, blockParamShapes, concatFloat32, checkBackboneOverrides, checkMomentum, colorJitter, createMlpHead, createVit, EmaTeacher, horizontalFlip,
-  infoNce, l2Normalize, layerNorm, makeVariable, mlpHeadForward, momentumFields, noGrad, param, parseOrThrow, prefixed, randomGaussianBlur,
-  randomGrayscale, resizedCrop, ringWrite, splitDecay, stopGradient, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets,
-  xavierUniform, type MlpHeadConfig, type MomentumPairs, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup,
-  type ParamTree, type Rng, type StepInfo, type VariableTree,
+  backboneFields, blockParamShapes, checkBackboneOverrides, checkMomentum, concatFloat32, createMlpHead, createVit, EmaTeacher, infoNce,
+  l2Normalize, layerNorm, makeVariable, mlpHeadForward, momentumFields, noGrad, param, parseOrThrow, prefixed, ringWrite, splitDecay,
+  stopGradient, transformerBlock, VitConfig, vitConfigForImages, vitForward, vitPresets, xavierUniform, type AugmentStepInput,
+  type MlpHeadConfig, type MomentumPairs, type Objective, type ObjectiveContext, type ObjectiveDefinition, type ParamGroup, type ParamTree,
+  type Rng, type VariableTree, type ViewGeometrySample,
 } from '@maskedssl/core';
 import {
   bilinearPoolingRow, mapTokenBox, sampleRegionPair, uniformPoolingRow, type Rect, type RegionPair, type TokenBox, type ViewGeometry,
@@ -164,8 +164,8 @@ export interface MaskCoBatchPlan {
 
 export class MaskCoObjective implements Objective {
   readonly name = 'maskco';
-  /** One empty pipeline: loss() receives the raw batch and builds the two views itself. */
-  readonly views = [[]] as const;
+  /** Two pipelines, the same steps: crop and flip (their geometry drawn by sampleViews), MoCo v2's photometry. */
+  readonly views;
   readonly vit: VitConfig;
   readonly grid: number;
   readonly regionSize: [number, number];
@@ -181,6 +181,8 @@ export class MaskCoObjective implements Objective {
   private pointer = 0;
   /** This step's keys, kept by loss() for afterStep. */
   private pending: tf.Tensor2D | null = null;
+  /** This step's views and regions, drawn by sampleViews for the loss() that follows. */
+  private planned: MaskCoBatchPlan | null = null;
 
   constructor(
     readonly config: MaskCoConfig,
@@ -197,6 +199,15 @@ export class MaskCoObjective implements Objective {
     if (c.queueSize % perStep !== 0) {
       throw new Error(`maskco: queueSize: ${c.queueSize} is not a multiple of the ${perStep} keys enqueued per step (batch ${context.batchSize}${c.symmetric ? ', symmetric' : ''})`);
     }
+    const rgb = ch === 3;
+    const view: AugmentStepInput[] = [
+      { type: 'randomResizedCrop', scale: c.cropScale, ratio: [3 / 4, 4 / 3] },
+      { type: 'horizontalFlip', p: 0.5 },
+      { type: 'colorJitter', p: 0.8, brightness: 0.4, contrast: 0.4, saturation: rgb ? 0.4 : 0, hue: rgb ? 0.1 : 0 },
+      ...(rgb ? [{ type: 'grayscale', p: 0.2 } as const] : []),
+      { type: 'gaussianBlur', p: 0.5, sigma: [0.1, 2] },
+    ];
+    this.views = [view, view] as const;
     const rng = context.rng;
     const d = this.vit.embedDim;
     this.encoder = createVit(this.vit, rng, `${OWNER}-query`).params;
@@ -243,16 +254,15 @@ export class MaskCoObjective implements Objective {
     return { pairs, queryRegions, keyBoxes };
   }
 
-  /** The views of the batch: crop, flip, then MoCo v2's photometry (all draws from rng). */
-  makeViews(images: tf.Tensor4D, geometry: ViewGeometry[], rng: Rng): tf.Tensor4D {
-    const rgb = images.shape[3] === 3;
-    return tf.tidy(() => {
-      const s = this.vit.imageSize;
-      let x = horizontalFlip(resizedCrop(images, geometry.map((g) => g.crop), [s, s]), geometry.map((g) => g.flip));
-      x = colorJitter(x, { p: 0.8, brightness: 0.4, contrast: 0.4, saturation: rgb ? 0.4 : 0, hue: rgb ? 0.1 : 0 }, rng);
-      if (rgb) x = randomGrayscale(x, { p: 0.2 }, rng);
-      return randomGaussianBlur(x, { p: 0.5, sigma: [0.1, 2] }, rng);
-    });
+  /**
+   * The crops and flips of both views, drawn per image with its region(s) (plan): the pipelines crop
+   * and flip with these, and the loss() of the same step takes the regions.
+   */
+  sampleViews(batchSize: number, rng: Rng): ViewGeometrySample[] {
+    const plan = this.plan(batchSize, rng);
+    this.planned = plan;
+    const of = (g: ViewGeometry[]): ViewGeometrySample => ({ crops: g.map((x) => x.crop), flips: g.map((x) => x.flip) });
+    return [of(plan.pairs.map((x) => x.a)), of(plan.pairs.map((x) => x.b))];
   }
 
   /** q [N, d]: (masked) query images through the encoder, the MPH, region pooling A and the head. */
@@ -292,17 +302,17 @@ export class MaskCoObjective implements Objective {
     return tf.slice(tokens, [0, this.vit.classToken ? 1 : 0, 0], [-1, -1, -1]);
   }
 
-  loss(views: tf.Tensor4D[], _info: StepInfo, rng: Rng): { loss: tf.Scalar; metrics: Record<string, tf.Scalar> } {
-    if (views.length !== 1) throw new Error(`maskco: loss expects the raw batch as its one view, got ${views.length}`);
-    const images = views[0]!;
-    const [b, h, w, ch] = images.shape;
+  loss(views: tf.Tensor4D[]): { loss: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    if (views.length !== 2) throw new Error(`maskco: loss expects 2 views, got ${views.length}`);
+    const [viewA, viewB] = views as [tf.Tensor4D, tf.Tensor4D];
+    const [b, h, w, ch] = viewA.shape;
     const s = this.vit.imageSize;
-    if (h !== s || w !== s || ch !== this.vit.inChannels) throw new Error(`maskco: images [${images.shape}] for a ${s}x${s}x${this.vit.inChannels} backbone`);
+    if (h !== s || w !== s || ch !== this.vit.inChannels) throw new Error(`maskco: views [${viewA.shape}] for a ${s}x${s}x${this.vit.inChannels} backbone`);
+    const plan = this.planned;
+    this.planned = null;
+    if (!plan || plan.pairs.length !== b) throw new Error(`maskco: loss needs this batch's crops and regions from sampleViews (${b} images; the trainer calls it before the pipelines)`);
     const n = (this.config.symmetric ? 2 : 1) * b;
     if (this.config.queueSize % n !== 0) throw new Error(`maskco: queueSize ${this.config.queueSize} is not a multiple of the ${n} keys of a batch of ${b}`);
-    const plan = this.plan(b, rng);
-    const viewA = this.makeViews(images, plan.pairs.map((x) => x.a), rng);
-    const viewB = this.makeViews(images, plan.pairs.map((x) => x.b), rng);
     const sym = this.config.symmetric;
     const q = this.query(sym ? tf.concat([viewA, viewB]) : viewA, plan.queryRegions);
     const k = this.key(sym ? tf.concat([viewB, viewA]) : viewB, plan.keyBoxes);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, fileRunStore,
-  horizontalFlip, infoNce, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, resizedCrop, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
+  augmentView, horizontalFlip, infoNce, initBackend, memoryReporter, parseTrainerConfig, proceduralDataset, resizedCrop, Rng, Trainer, valueAndGrads, vitParamShapes, type ObjectiveContext,
   type TrainerConfigInput,
 } from '@maskedssl/core/node';
 import {
@@ -15,7 +15,6 @@ import {
 await initBackend({ log: null });
 
 const value = (t: tf.Tensor) => t.dataSync()[0]!;
-const info = (step = 0, totalSteps = 10) => ({ step, totalSteps, epoch: 0 });
 const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
 const expectRect = (got: Rect, want: Rect, digits = 6) => (['y0', 'x0', 'y1', 'x1'] as const).forEach((k) => expect(got[k], k).toBeCloseTo(want[k], digits));
 const inside = (r: Rect, outer: Rect, eps = 1e-6) => r.y0 >= outer.y0 - eps && r.x0 >= outer.x0 - eps && r.y1 <= outer.y1 + eps && r.x1 <= outer.x1 + eps;
@@ -190,6 +189,13 @@ describe('the loss (core\'s infoNce with a queue, as MaskCo calls it)', () => {
   });
 });
 
+/** One step's loss as the trainer computes it: sampleViews draws the crops, flips and regions, the two pipelines make the views, then loss(). */
+function stepLoss(objective: MaskCoObjective, x: tf.Tensor4D, rng: Rng) {
+  const given = objective.sampleViews(x.shape[0], rng);
+  const views = objective.views.map((p, i) => augmentView(x, p, rng, given[i]).view);
+  return objective.loss(views);
+}
+
 describe('maskco objective', () => {
   it('has MoCo v2 defaults and a fashion-mnist preset that builds on 28x28x1', () => {
     expect(parseMaskCoConfig({})).toMatchObject({
@@ -216,7 +222,7 @@ describe('maskco objective', () => {
     expect(Object.keys(decay!.params)).toContain('head.0.weight');
     const all = [...Object.keys(decay!.params), ...Object.keys(noDecay!.params)];
     expect(all.filter((k) => k.startsWith('key_') || k === 'queue')).toEqual([]);
-    const loss = objective.loss([images(4, 1, 28)], info(), new Rng(2)).loss;
+    const loss = stepLoss(objective, images(4, 1, 28), new Rng(2)).loss;
     expect(loss.shape).toEqual([]);
     expect(Number.isFinite(value(loss))).toBe(true);
     objective.dispose();
@@ -233,7 +239,7 @@ describe('maskco objective', () => {
     for (const k of keySide) vars[k]!.trainable = true;
     try {
       const x = images(8);
-      const { value: loss, grads } = valueAndGrads(() => objective.loss([x], info(), new Rng(3)).loss, vars);
+      const { value: loss, grads } = valueAndGrads(() => stepLoss(objective, x, new Rng(3)).loss, vars);
       expect(Number.isFinite(value(loss))).toBe(true);
       for (const [name, g] of Object.entries(grads)) {
         const size = value(tf.max(tf.abs(g)));
@@ -272,7 +278,7 @@ describe('maskco objective', () => {
     const before = objective.queue.arraySync() as number[][];
     const pointers: number[] = [];
     for (let s = 0; s < 3; s++) {
-      const { loss, metrics } = objective.loss([images(4, 10 + s)], info(s), new Rng(s));
+      const { loss, metrics } = stepLoss(objective, images(4, 10 + s), new Rng(s));
       tf.dispose([loss, ...Object.values(metrics)]);
       tf.tidy(() => objective.afterStep());
       pointers.push(objective.getState().queuePointer as number);
@@ -291,7 +297,7 @@ describe('maskco objective', () => {
   it('enqueues both directions\' keys when symmetric, with the pixel fill too', () => {
     for (const maskFill of ['token', 'pixel'] as const) {
       const objective = build({ ...tiny, symmetric: true, maskFill, queueSize: 16 }, 4);
-      const { loss } = objective.loss([images(4)], info(), new Rng(1));
+      const { loss } = stepLoss(objective, images(4), new Rng(1));
       expect(Number.isFinite(value(loss))).toBe(true);
       tf.tidy(() => objective.afterStep());
       expect(objective.getState()).toEqual({ queuePointer: 8 });
@@ -299,12 +305,26 @@ describe('maskco objective', () => {
     }
   });
 
+  it('crops and flips its views as sampleViews drew them, and refuses a loss() without them', () => {
+    const objective = build();
+    const x = images(8);
+    const rng = new Rng(4);
+    const given = objective.sampleViews(8, rng);
+    const made = objective.views.map((p, i) => augmentView(x, p, rng, given[i]));
+    made.forEach((m, i) => expect(m.geometry).toEqual(given[i]));
+    // The crops differ between the views and each pair overlaps (the region lies in both).
+    expect(given[0]!.crops).not.toEqual(given[1]!.crops);
+    expect(Number.isFinite(value(objective.loss(made.map((m) => m.view)).loss))).toBe(true);
+    expect(() => objective.loss(made.map((m) => m.view))).toThrow(/loss needs this batch's crops and regions from sampleViews/);
+    objective.dispose();
+  });
+
   it('draws every random choice from the given rng', () => {
     const objective = build();
     const x = images(8);
-    const a = value(objective.loss([x], info(), new Rng(9)).loss);
-    expect(value(objective.loss([x], info(), new Rng(9)).loss)).toBe(a);
-    expect(value(objective.loss([x], info(), new Rng(10)).loss)).not.toBe(a);
+    const a = value(stepLoss(objective, x, new Rng(9)).loss);
+    expect(value(stepLoss(objective, x, new Rng(9)).loss)).toBe(a);
+    expect(value(stepLoss(objective, x, new Rng(10)).loss)).not.toBe(a);
     objective.dispose();
   });
 

@@ -10,6 +10,7 @@ import {
   adjustSaturation,
   applyPipeline,
   asymmetricPair,
+  augmentView,
   colorJitter,
   gaussianBlur,
   gaussianKernel1d,
@@ -264,6 +265,28 @@ describe('pipelines', () => {
     { type: 'solarize', p: 0.5 },
     { type: 'horizontalFlip' },
   ];
+
+  it('augmentView returns the crops and flips it drew, and given ones replace the draws', () => {
+    const x = randomImages(21, [4, 10, 10, 3]);
+    const drawn = augmentView(x, rgbPipe, new Rng(5));
+    // The same output as applyPipeline from the same seed, and the geometry randomResizedCrop draws first.
+    expect(Array.from(drawn.view.dataSync())).toEqual(Array.from(data(() => applyPipeline(x, rgbPipe, new Rng(5)))));
+    const boxRng = new Rng(5);
+    expect(drawn.geometry.crops).toEqual(Array.from({ length: 4 }, () => sampleResizedCropBox(boxRng, 10, 10, [0.3, 1], [3 / 4, 4 / 3])));
+    expect(drawn.geometry.flips).toHaveLength(4);
+    // Given geometry: the crop and flip steps use it; only the photometric steps draw.
+    const given = { crops: [0, 1, 2, 3].map(() => ({ top: 1, left: 2, height: 6, width: 5 })), flips: [true, false, true, false] };
+    const a = augmentView(x, rgbPipe, new Rng(7), given);
+    expect(a.geometry).toEqual(given);
+    const photometric = rgbPipe.filter((st) => st.type !== 'randomResizedCrop' && st.type !== 'horizontalFlip');
+    const byHand = data(() => {
+      const cropped = resizedCrop(x, given.crops, [8, 8]);
+      return horizontalFlip(applyPipeline(cropped, photometric, new Rng(7)), given.flips);
+    });
+    expect(Array.from(a.view.dataSync())).toEqual(Array.from(byHand));
+    expect(() => augmentView(x, [...rgbPipe, { type: 'horizontalFlip' }], new Rng(7), given)).toThrow(/more than one horizontalFlip step/);
+    tf.dispose([drawn.view, a.view]);
+  });
 
   it('keeps shapes and [0, 1]; same seed same output, different seeds differ', () => {
     const x = randomImages(20, [4, 10, 10, 3]);

@@ -21,9 +21,11 @@ export { IMAGENET_NORMALIZE, normalize, NormalizeOptions } from './normalize.js'
 export {
   applyPipeline,
   AugmentStep,
+  augmentView,
   parsePipeline,
   twoViews,
   type AugmentPipeline,
   type AugmentStepInput,
+  type ViewGeometrySample,
 } from './pipeline.js';
 export { asymmetricPair, simpleCropFlip, type PresetOptions } from './presets.js';

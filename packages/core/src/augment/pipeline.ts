@@ -1,17 +1,19 @@
 // Augmentation pipelines: a list of configured steps (validated by zod, with every bad field named in
 // the error, and checked against the image channel count), applied in order with per-sample random
-// parameters from one Rng, and the two-view generator the SSL methods train on.
+// parameters from one Rng, and the two-view generator the SSL methods train on. `augmentView` also
+// returns the geometry its crop and flip steps used (per image), and takes it instead of drawing it
+// when a method draws the views' geometry jointly (MaskCo's overlapping crops, Objective.sampleViews).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../util/rng.js';
 import { randomGaussianBlur, BlurOptions } from './blur.js';
 import { colorJitter, ColorJitterOptions } from './color-jitter.js';
-import { imageShape } from './common.js';
+import { coins, imageShape } from './common.js';
 import { formatPath, parseOrThrow } from '../util/config.js';
-import { FlipOptions, randomHorizontalFlip } from './flip.js';
+import { FlipOptions, horizontalFlip } from './flip.js';
 import { GrayscaleOptions, randomGrayscale } from './grayscale.js';
 import { normalize, NormalizeOptions } from './normalize.js';
-import { randomResizedCrop, ResizedCropOptions } from './resized-crop.js';
+import { cropOutputSize, resizedCrop, ResizedCropOptions, sampleResizedCropBox, type CropBox } from './resized-crop.js';
 import { randomSolarize, SolarizeOptions } from './solarize.js';
 
 /** One configured step; the options of each are those of the matching function. */
@@ -79,16 +81,22 @@ export function parsePipeline(input: unknown, channels?: number): AugmentPipelin
   return steps;
 }
 
-function applyStep(images: tf.Tensor4D, step: AugmentStep, rng: Rng): tf.Tensor4D {
+/** The geometry of one view, per image: the crop box of its crop step and the flag of its flip step. */
+export interface ViewGeometrySample {
+  crops?: CropBox[];
+  flips?: boolean[];
+}
+
+function applyStep(images: tf.Tensor4D, step: AugmentStep, rng: Rng, geometry: ViewGeometrySample, given?: ViewGeometrySample): tf.Tensor4D {
   switch (step.type) {
     case 'randomResizedCrop': {
-      const { type: _, ...o } = step;
-      return randomResizedCrop(images, o, rng);
+      const [batch, height, width] = images.shape;
+      geometry.crops = given?.crops ?? Array.from({ length: batch }, () => sampleResizedCropBox(rng, height, width, step.scale, step.ratio));
+      return resizedCrop(images, geometry.crops, cropOutputSize(step.size, height, width));
     }
-    case 'horizontalFlip': {
-      const { type: _, ...o } = step;
-      return randomHorizontalFlip(images, o, rng);
-    }
+    case 'horizontalFlip':
+      geometry.flips = given?.flips ?? coins(rng, images.shape[0], step.p);
+      return horizontalFlip(images, geometry.flips);
     case 'colorJitter': {
       const { type: _, ...o } = step;
       return colorJitter(images, o, rng);
@@ -116,17 +124,33 @@ function applyStep(images: tf.Tensor4D, step: AugmentStep, rng: Rng): tf.Tensor4
  * against C on every call. Returns a new tensor the caller disposes; `images` is not disposed.
  */
 export function applyPipeline(images: tf.Tensor4D, steps: readonly AugmentStepInput[], rng: Rng): tf.Tensor4D {
-  const channels = imageShape(images, 'applyPipeline')[3];
+  return augmentView(images, steps, rng).view;
+}
+
+/**
+ * applyPipeline that also returns the geometry its crop and flip steps used, and uses `given` crops
+ * and flips (one per image) instead of drawing them: then only the other steps draw from `rng`. A
+ * pipeline takes given geometry only with at most one crop step and one flip step.
+ */
+export function augmentView(images: tf.Tensor4D, steps: readonly AugmentStepInput[], rng: Rng, given?: ViewGeometrySample): { view: tf.Tensor4D; geometry: ViewGeometrySample } {
+  const channels = imageShape(images, 'augmentView')[3];
   const parsed = parsePipeline(steps, channels);
-  return tf.tidy(() => {
+  if (given) {
+    for (const type of ['randomResizedCrop', 'horizontalFlip'] as const) {
+      if (parsed.filter((s) => s.type === type).length > 1) throw new Error(`augmentView: given geometry for a pipeline with more than one ${type} step`);
+    }
+  }
+  const geometry: ViewGeometrySample = {};
+  const view = tf.tidy(() => {
     let x = images;
     for (const step of parsed) {
-      const next = applyStep(x, step, rng);
+      const next = applyStep(x, step, rng, geometry, given);
       if (x !== images) x.dispose();
       x = next;
     }
     return x === images ? images.clone() : x;
   });
+  return { view, geometry };
 }
 
 /**

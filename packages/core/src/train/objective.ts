@@ -5,7 +5,7 @@
 // (the momentum schedule included) and checkpoints.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
-import type { AugmentStepInput } from '../augment/pipeline.js';
+import type { AugmentStepInput, ViewGeometrySample } from '../augment/pipeline.js';
 import type { ParamTree, VariableTree } from '../nn/params.js';
 import type { ParamGroup } from '../optim/adamw.js';
 import type { Rng } from '../util/rng.js';
@@ -32,6 +32,12 @@ export interface Objective {
   readonly name: string;
   /** One augmentation pipeline per view; `loss` receives the views in this order. */
   readonly views: readonly (readonly AugmentStepInput[])[];
+  /**
+   * Optional: draws the crop and flip of every view (one ViewGeometrySample per view, in `views`'
+   * order) when they must be drawn jointly, e.g. two crops that overlap (MaskCo); the views' crop and
+   * flip steps then use these instead of drawing their own. Called before the pipelines, each step.
+   */
+  sampleViews?(batchSize: number, rng: Rng): ViewGeometrySample[];
   /** Parameter groups for AdamW (e.g. splitDecay of the learnable parameters, a head at a fixed lr). */
   paramGroups(): ParamGroup[];
   /**
@@ -42,8 +48,9 @@ export interface Objective {
   /**
    * The loss of a batch of views. Runs inside the trainer's gradient tape and tf.tidy: return new
    * tensors, keep nothing. `rng` is the run's generator (for masks), checkpointed by the trainer.
+   * `geometry`: what each view's crop and flip steps used, per image (the trainer always passes it).
    */
-  loss(views: tf.Tensor4D[], info: StepInfo, rng: Rng): LossResult;
+  loss(views: tf.Tensor4D[], info: StepInfo, rng: Rng, geometry?: ViewGeometrySample[]): LossResult;
   /** After each optimiser step, before the momentum update (a queue or codebook update...). Runs inside tf.tidy. */
   afterStep?(info: StepInfo, rng: Rng): void;
   /** The EMA teachers and the students they follow; the trainer moves them after every step (see momentum.ts). */

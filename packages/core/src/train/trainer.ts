@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseOrThrow } from '../util/config.js';
-import { applyPipeline } from '../augment/pipeline.js';
+import { augmentView } from '../augment/pipeline.js';
 import { assertWebGpuHealthy } from '../backend/webgpu.js';
 import { Batcher, type BatcherState } from '../data/batcher.js';
 import { batchToTensors, type Dataset } from '../data/dataset.js';
@@ -353,9 +353,11 @@ export class Trainer {
         let metrics: Record<string, tf.Scalar> = {};
         const { value, grads } = tf.tidy(() => {
           const { images } = batchToTensors(item.batch);
-          const views = this.objective.views.map((p) => applyPipeline(images, p, this.rng));
+          const given = this.objective.sampleViews?.(images.shape[0], this.rng);
+          const augmented = this.objective.views.map((p, i) => augmentView(images, p, this.rng, given?.[i]));
+          const views = augmented.map((a) => a.view);
           return valueAndGrads(() => {
-            const r = this.objective.loss(views, info, this.rng);
+            const r = this.objective.loss(views, info, this.rng, augmented.map((a) => a.geometry));
             metrics = Object.fromEntries(Object.entries(r.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
             return r.loss;
           }, learnable);
