@@ -296,7 +296,7 @@ export class IbotObjective implements Objective {
     return { ...prefixed('student.', this.student), 'student.masked_embed': this.maskToken };
   }
 
-  /** [decay, no decay]: rank <= 1 tensors undecayed, everything else (tokens and positions too) decayed. */
+  /** Two groups, decay and no decay: rank <= 1 tensors undecayed, everything else (tokens and positions too) decayed. */
   paramGroups(): ParamGroup[] {
     return splitDecay(this.learnable(), { noDecayNames: [] });
   }

@@ -297,7 +297,7 @@ export class MaskCoObjective implements Objective {
     });
   }
 
-  /** [B, L, D]: the patch tokens (class token dropped). */
+  /** Shape [B, L, D]: the patch tokens (class token dropped). */
   private patchTokens(tokens: tf.Tensor3D): tf.Tensor3D {
     return tf.slice(tokens, [0, this.vit.classToken ? 1 : 0, 0], [-1, -1, -1]);
   }

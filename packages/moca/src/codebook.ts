@@ -53,7 +53,7 @@ export type Assignment = {
   /** [N, L, K] soft codes (rows sum to 1). */
   codes: tf.Tensor3D;
   /**
-   * [views]: per block of N / views images (the views stacked in order), |mean over its tokens of
+   * Shape [views]: per block of N / views images (the views stacked in order), |mean over its tokens of
    * (mean_k d - min_k d)|, the value dist_norm's EMA takes in once per view.
    */
   distStat: tf.Tensor1D;

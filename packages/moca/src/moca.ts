@@ -148,7 +148,7 @@ export class MocaObjective implements Objective {
     };
   }
 
-  /** [B, L, D]: the patch tokens (class token dropped) of a ViT output. */
+  /** Shape [B, L, D]: the patch tokens (class token dropped) of a ViT output. */
   private patchTokens(tokens: tf.Tensor3D): tf.Tensor3D {
     return tf.slice(tokens, [0, 1, 0], [-1, -1, -1]);
   }

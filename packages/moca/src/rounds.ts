@@ -16,7 +16,7 @@ export type MaskingRounds = {
   masked: tf.Tensor2D;
   /** [B, |V1| + |V2|] int32: both visible sets in one row, for vitForward with `segments`. */
   keep: tf.Tensor2D;
-  /** [|V1|, |V2|]: the encoder segments of `keep`. */
+  /** The encoder segments of `keep`, [|V1|, |V2|]. */
   segments: [number, number];
   /** [B, |V1| + |M| + |V2| + |M|] int32: the positions the decoder scores, in its output order. */
   scored: tf.Tensor2D;

@@ -34,7 +34,7 @@ export interface ComplementarySizes {
 export type ComplementaryMask = {
   /** [B, |V1|] and [B, |V2|]: the visible positions of round 1 and round 2. */
   visible: [tf.Tensor2D, tf.Tensor2D];
-  /** [B, |M|]: the masked positions, the same for both rounds. */
+  /** Shape [B, |M|]: the masked positions, the same for both rounds. */
   masked: tf.Tensor2D;
 };
 

@@ -39,7 +39,7 @@ export function gatherTokens(x: tf.Tensor3D, idx: tf.Tensor2D): tf.Tensor3D {
 
 /**
  * Puts tokens laid out as concat(kept, masked) along the token axis (x [B, N', D]) back in token
- * order, with a TokenMask's `restore` [B, N]: out[b, n] = x[b, restore[b, n]]. A named gatherTokens.
+ * order, with a TokenMask's `restore` [B, N], as `out[b, n] = x[b, restore[b, n]]`. A named gatherTokens.
  */
 export function restoreTokens(x: tf.Tensor3D, restore: tf.Tensor2D): tf.Tensor3D {
   checkIndices('restoreTokens', x, restore);
