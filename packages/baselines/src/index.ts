@@ -1,4 +1,5 @@
 // @maskedssl/baselines: the comparison methods on @maskedssl/core, one file per method.
+/** @module @maskedssl/baselines */
 export * from './mae.js';
 export * from './mocov3.js';
 export * from './maskco.js';

@@ -3,6 +3,7 @@
 // evaluation harness, and the training loop with its objective interface, registry and checkpoints.
 // This entry runs in Node and in browsers (it imports no Node built-in); files, folders and the
 // native set-up are in '@maskedssl/core/node' (src/node.ts), which re-exports this one.
+/** @module @maskedssl/core */
 export * from './backend/init-backend.js';
 export { assertWebGpuHealthy, formatAdapter, type GpuAdapterReport } from './backend/webgpu.js';
 export * from './util/rng.js';

@@ -1,7 +1,8 @@
 // @maskedssl/core/node: everything in '@maskedssl/core' plus what needs Node: dataset files (IDX,
 // Fashion-MNIST/MNIST, CIFAR, image folders through sharp), checkpoint folders, run folders as the
 // trainer's store, safetensors files, and rebuilding a method from a checkpoint on disk. Importing it
-// installs the synchronous checkpoint reader that MOMA's teachers use.
+// installs the checkpoint reader that MOMA's teachers are read with.
+/** @module @maskedssl/core/node */
 export * from './index.js';
 export * from './node/idx-files.js';
 export * from './node/fashion-mnist.js';

@@ -3,6 +3,7 @@
 // dynamic prototype generators, the token-level decoder and the masking rounds (its KL losses are
 // core's klDivergence).
 // The CLI registers every ObjectiveDefinition exported here: `moca` is the only one.
+/** @module @maskedssl/moca */
 export { moca, MocaObjective } from './moca.js';
 export { checkGeometry, MocaConfig, MaskCounts, maskSizes, mocaPresets, parseMocaConfig, type MocaConfigInput } from './config.js';
 export {
