@@ -20,7 +20,9 @@ const tolerance = Number(process.env.MASKEDSSL_PINNED_TOLERANCE ?? 1e-3);
 
 /** method -> [losses of steps 1-3, gradient norms of steps 1-3], recorded on native TensorFlow. */
 const pinned: Record<string, { losses: number[]; gradNorms: number[] }> = {
-  ibot: { losses: [10.663776397705078, 10.7724609375, 10.289163589477539], gradNorms: [11.679122924804688, 2.8561837673187256, 1.2241501808166504] },
+  // ibot runs its fashion-mnist preset here (procedural data); re-pinned when that preset moved to createVit's init,
+  // teacher temperatures 0.02 and lr 1e-3 (before: losses 10.6638/10.7725/10.2892, norms 11.6791/2.8562/1.2242).
+  ibot: { losses: [9.159174919128418, 8.401198387145996, 7.526359558105469], gradNorms: [35.70838165283203, 15.762160301208496, 11.848332405090332] },
   mae: { losses: [2.6445441246032715, 3.7575902938842773, 2.0050697326660156], gradNorms: [22.633834838867188, 25.269365310668945, 11.951889038085938] },
   maskco: { losses: [4.968771934509277, 4.327597618103027, 4.099639892578125], gradNorms: [15.912081718444824, 8.317024230957031, 2.9875972270965576] },
   mfm: { losses: [0.19276054203510284, 0.13548901677131653, 0.10326041281223297], gradNorms: [0.5967352986335754, 0.4406876862049103, 0.4109717309474945] },

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  AdamW, applyPipeline, batchToTensors, initBackend, memoryReporter, mlpHeadForward, momentumAfterStep, parseTrainerConfig, proceduralDataset, Rng,
+  AdamW, applyPipeline, batchToTensors, createVit, initBackend, memoryReporter, mlpHeadForward, momentumAfterStep, parseTrainerConfig, proceduralDataset, Rng,
   Trainer, valueAndGrads, vitForward, vitParamShapes, type ObjectiveContext,
 } from '@maskedssl/core/node';
 import {
@@ -147,7 +147,8 @@ describe('ibot objective', () => {
       warmupTeacherPatchTemp: 0.04, teacherPatchTemp: 0.07, centerMomentum: 0.9, centerMomentum2: 0.9, lambda1: 1, lambda2: 1,
       predRatio: [0, 0.3], predRatioVar: [0, 0.2], predShape: 'block', globalCropsScale: [0.25, 1], momentum: 0.996, momentumEnd: 1,
     });
-    const objective = ibot.create(parseIbotConfig(ibot.presets['fashion-mnist']), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
+    // The preset's sizes with the reference's ViT init (the preset itself uses createVit's; see the next test).
+    const objective = ibot.create(parseIbotConfig({ ...ibot.presets['fashion-mnist'], backboneInit: 'reference' }), { imageShape: [28, 28, 1], batchSize: 4, rng: new Rng(0) });
     const { config, params } = objective.backbone();
     expect(config).toMatchObject({ imageSize: 28, patchSize: 4, inChannels: 1, embedDim: 128, depth: 4 });
     expect(Object.keys(params).sort()).toEqual(Object.keys(vitParamShapes(config)).sort());
@@ -180,6 +181,21 @@ describe('ibot objective', () => {
     const r = objective.loss(views, info(0, 10), new Rng(3));
     expect(Number.isFinite(value(r.loss))).toBe(true);
     tf.dispose([...views, r.loss, ...Object.values(r.metrics)]);
+    objective.dispose();
+  });
+
+  it("with backboneInit 'xavier' keeps core's createVit backbone (xavier-uniform linears, fixed sin-cos positions); the teacher copies it", () => {
+    const context = { imageShape: [28, 28, 1] as [number, number, number], batchSize: 4, rng: new Rng(0) };
+    const objective = ibot.create(parseIbotConfig(ibot.presets['fashion-mnist']), context);
+    expect(objective.config.backboneInit).toBe('xavier');
+    const core = createVit(objective.vit, new Rng(0), 'ibot-core-check').params;
+    for (const [name, v] of Object.entries(core)) {
+      expect(Array.from(objective.student[name]!.dataSync()), name).toEqual(Array.from(v.dataSync()));
+      expect(Array.from(objective.teacher.params[name]!.dataSync()), name).toEqual(Array.from(v.dataSync()));
+    }
+    expect(objective.student.pos_embed!.trainable).toBe(false);
+    expect(objective.paramGroups().flatMap((g) => Object.keys(g.params))).not.toContain('student.pos_embed');
+    tf.dispose(Object.values(core));
     objective.dispose();
   });
 
