@@ -106,6 +106,29 @@ describe.skipIf(missing !== null)('WebGPU backend', () => {
     tf.dispose([norm, ...Object.values(grads), ...Object.values(clipped)]);
   });
 
+  it(title('matMul with a transposed B where tfjs would split K agrees with native TensorFlow (webgpu-matmul.ts)'), async () => {
+    // [M, K] x [N, K]^T with M small and K >= 2000: tfjs-backend-webgpu 4.22's split-K program read B
+    // wrongly here (relative error 1.4, and so dA = dy B^T of such products: iBOT's prototypes).
+    const cases: [number, number, number][] = [[8, 2048, 256], [8, 2048, 32], [4, 3000, 100], [8, 4096, 128]];
+    const product = async (backend: 'webgpu' | 'tensorflow') =>
+      on(backend, async () => {
+        const r = new Rng(1);
+        const out: Float32Array[] = [];
+        for (const [m, k, n] of cases) {
+          const [a, b] = [tf.tensor2d(r.normalArray(m * k), [m, k]), tf.tensor2d(r.normalArray(n * k), [n, k])];
+          const y = tf.matMul(a, b, false, true);
+          const fused = tf.fused.matMul({ a, b, transposeB: true, bias: tf.ones([n]) });
+          out.push((await y.data()) as Float32Array, (await fused.data()) as Float32Array);
+          tf.dispose([a, b, y, fused]);
+        }
+        return out;
+      });
+    const want = await product('tensorflow');
+    const got = await product('webgpu');
+    got.forEach((g, i) => expect(maxRelDiff(g, want[i]!), `case ${i >> 1}${i % 2 ? ' (fused)' : ''}`).toBeLessThan(1e-5));
+    assertWebGpuHealthy();
+  });
+
   // Last in this file: it leaves the device's error recorded for the rest of the process.
   it(title('a shader WebGPU rejects becomes an error at the next check, not a wrong number'), async () => {
     await initBackend({ prefer: 'webgpu', log: null });

@@ -8,6 +8,7 @@
 // `assertWebGpuHealthy` (the trainer calls it after every step).
 import * as tf from '@tensorflow/tfjs-core';
 import { importOptional, isNode } from '../util/runtime.js';
+import { correctWebGpuMatMul } from './webgpu-matmul.js';
 
 /** What we report about a WebGPU adapter. */
 export interface GpuAdapterReport {
@@ -163,6 +164,7 @@ async function register(adapter: GpuAdapterLike): Promise<void> {
   // The package registers its kernels on import, and its own backend factory only where navigator.gpu
   // existed at that moment. Ours replaces it so that the device is made from the adapter we report.
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  correctWebGpuMatMul();
   const requiredLimits: Record<string, number> = {};
   for (const k of raisedLimits) if (typeof adapter.limits[k] === 'number') requiredLimits[k] = adapter.limits[k];
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
